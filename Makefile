@@ -1,0 +1,107 @@
+# Makefile - builds mod_stuflz (apxs) and the stuflz CLI from one core,
+# runs the tests, and starts a development server.
+#
+#   make            build/mod_stuflz.so and build/stuflz
+#   make run        build, then httpd in the foreground on 127.0.0.1:$(PORT)
+#   make test       unit tests (also under ASan+UBSan) and live tests
+#   make install    apxs -i plus the Debian a2enmod files
+
+PORT ?= 8080
+APXS ?= apxs
+BUILD ?= build
+
+DEPS_STAMP := $(BUILD)/.deps
+
+APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null)
+APR_LIBS = $(shell apr-1-config --link-ld 2>/dev/null)
+XML_CFLAGS = $(shell xml2-config --cflags 2>/dev/null)
+XML_LIBS = $(shell xml2-config --libs 2>/dev/null)
+HTTPD_INC = $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
+
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter
+CSTD = -std=gnu11
+OPT ?= -O2 -g
+CFLAGS_CORE = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden \
+    -Iinclude $(APR_CFLAGS) $(XML_CFLAGS)
+LIBS_CORE = $(XML_LIBS) -llmdb -lcrypto $(APR_LIBS) -laprutil-1
+
+CORE_SRC = $(wildcard src/*.c)
+CORE_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
+UNIT_SRC = $(wildcard t/unit/test_*.c)
+UNIT_BIN = $(patsubst t/unit/%.c,$(BUILD)/t/%,$(UNIT_SRC))
+HEADERS = $(wildcard include/*.h) $(wildcard t/unit/*.h)
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -fno-sanitize-recover=undefined
+
+.PHONY: all deps module cli unit unit-asan test test-live run install \
+    clean format
+
+all: module cli
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): tools/deps.sh
+	@sh tools/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+module: $(BUILD)/mod_stuflz.so
+cli: $(BUILD)/stuflz
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -c -o $@ $<
+
+$(BUILD)/libstuflz.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# apxs compiles the glue with httpd's flags and links it with the core.
+$(BUILD)/mod_stuflz.so: mod_stuflz.c $(BUILD)/libstuflz.a $(HEADERS)
+	@mkdir -p $(BUILD)/apxs
+	cp mod_stuflz.c $(BUILD)/apxs/mod_stuflz.c
+	cd $(BUILD)/apxs && $(APXS) -c -o mod_stuflz.so \
+	    -Wc,"$(CSTD) $(WARN) -fvisibility=hidden -I$(CURDIR)/include \
+	    $(XML_CFLAGS)" mod_stuflz.c ../libstuflz.a \
+	    $(XML_LIBS) -llmdb -lcrypto >apxs.log 2>&1 || \
+	    { cat apxs.log; exit 1; }
+	cp $(BUILD)/apxs/.libs/mod_stuflz.so $@
+
+$(BUILD)/stuflz: tools/stuflz.c $(BUILD)/libstuflz.a $(HEADERS)
+	$(CC) $(CFLAGS_CORE) -o $@ tools/stuflz.c $(BUILD)/libstuflz.a \
+	    $(LIBS_CORE) -ljansson
+
+$(BUILD)/t/%: t/unit/%.c t/unit/tap.c $(BUILD)/libstuflz.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -It/unit -o $@ $< t/unit/tap.c \
+	    $(BUILD)/libstuflz.a $(LIBS_CORE)
+
+unit: $(UNIT_BIN)
+
+# The same unit tests built with AddressSanitizer and UBSan.
+unit-asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g $(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" CC="$(CC) $(SAN_FLAGS)" unit
+
+test: all unit unit-asan
+	STUFLZ_BUILD=$(CURDIR)/$(BUILD) prove --source Executable --source Perl \
+	    $(UNIT_BIN) $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BIN)) t/*.t
+
+test-live: all
+	STUFLZ_BUILD=$(CURDIR)/$(BUILD) prove -v t/*.t
+
+run: all
+	@PORT=$(PORT) perl tools/devserver.pl
+
+install: all
+	$(APXS) -i -n stuflz $(BUILD)/mod_stuflz.so
+	install -d $(DESTDIR)/etc/apache2/mods-available
+	install -m 644 conf/stuflz.load conf/stuflz.conf \
+	    $(DESTDIR)/etc/apache2/mods-available/
+	install -d $(DESTDIR)/usr/local/bin
+	install -m 755 $(BUILD)/stuflz $(DESTDIR)/usr/local/bin/stuflz
+
+format:
+	clang-format -i mod_stuflz.c src/*.c include/*.h tools/*.c t/unit/*.c
+
+clean:
+	rm -rf build

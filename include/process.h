@@ -1,0 +1,68 @@
+/* process.h - the pipeline for one zakLk01 over the StUF SOAP binding:
+ * parse, receipt checks (Fo03), content checks (Fo01), one store
+ * transaction, and the answer. The httpd handler and the CLI's validate
+ * both run it; the CLI passes no store. */
+#ifndef STUFLZ_PROCESS_H
+#define STUFLZ_PROCESS_H
+
+#include <apr_hash.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "lz.h"
+#include "report.h"
+#include "schema.h"
+#include "store.h"
+#include "stuf.h"
+
+/* A registered sender (StufLZPartner). */
+typedef struct {
+    const char *oin;
+    apr_array_header_t *gemeentecodes;  /* of const char *, 4 digits */
+    const char *reply_url;              /* where Bv01/Fo01 go; may be NULL */
+} sz_partner_t;
+
+typedef struct {
+    stuf_systeem_t receiver;        /* LZ's own StUF identity */
+    apr_hash_t *partners;           /* OIN -> sz_partner_t *; NULL: any
+                                       sender, no gemeentecode check (CLI) */
+    const sz_schema_t *schema;      /* NULL: no schema check */
+    lz_options_t lz;
+    int allow_bare;                 /* accept a bare zakLk01 (CLI files) */
+} sz_process_config_t;
+
+typedef enum {
+    SZ_ANSWER_BV01 = 0,     /* accepted: Bv03 now, Bv01 later */
+    SZ_ANSWER_FO01,         /* content error: Bv03 now, Fo01 later */
+    SZ_ANSWER_FO03,         /* receipt error: Fault with Fo03 now */
+    SZ_ANSWER_FAULT         /* not SOAP / not XML: plain Fault */
+} sz_answer_t;
+
+typedef struct {
+    sz_answer_t answer;
+    int http_status;                /* 200 or 500 */
+    const char *body;               /* the SOAP answer to send now */
+    apr_size_t body_len;
+    const char *fout_code;          /* Fo01/Fo03 code, else NULL */
+    const char *functional_xml;     /* Bv01/Fo01/Fo03 element (for the CLI) */
+    const char *referentienummer;   /* of the kennisgeving, for logs */
+    const char *zaakidentificatie;  /* for logs; never a BSN */
+    const char *log_text;           /* what went wrong, no payload */
+    sz_report_t *report;            /* content failures */
+    store_result_t store;           /* when a store was used */
+    int replayed;                   /* identical resend answered again */
+} sz_process_result_t;
+
+/* Handles one SOAP request body. store may be NULL (no storing, as in
+ * the CLI). now is the arrival time. */
+void sz_process_soap(const sz_process_config_t *config, store_t *store,
+                     const char *body, apr_size_t len, apr_time_t now,
+                     apr_pool_t *pool, sz_process_result_t *out);
+
+/* A plain SOAP Fault answer (for problems found before parsing, such as
+ * a wrong SOAPAction). */
+void sz_process_fault(const char *plek, const char *faultstring,
+                      apr_pool_t *pool, sz_process_result_t *out);
+
+#endif

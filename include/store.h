@@ -1,0 +1,168 @@
+/* store.h - where LZ keeps zaken, statuses, postbussen, the answers it
+ * gave and the outbox. One interface, several backends (LMDB now,
+ * PostgreSQL through mod_dbd later), chosen by "StufLZStore kind:where".
+ *
+ * Contract: store_apply() handles one received message in ONE durable
+ * transaction: everything it changes is committed (and fsync'd) before it
+ * returns STORE_APPLIED, or nothing is changed at all. */
+#ifndef STUFLZ_STORE_H
+#define STUFLZ_STORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "lz.h"
+
+#define STORE_DIGEST_LEN 32          /* SHA-256 */
+#define STORE_STATUS_KEY_LEN 17      /* datumStatusGezet padded to 17 */
+
+typedef struct store store_t;
+
+typedef struct {
+    apr_size_t map_size;        /* LMDB map size in bytes; 0 = default 1 GiB */
+    unsigned max_readers;       /* 0 = LMDB default (126) */
+    int read_only;              /* open for the CLI's show */
+} store_options_t;
+
+/* One outbox entry to queue: a message LZ must still deliver. */
+typedef struct {
+    const char *destination;    /* "stuf-soap:URL", "stuf-soap:" (no URL
+                                   known yet) or "ebms:CPAID" */
+    const char *kind;           /* "Bv01", "Fo01", "Fo03", "Acknowledgment" */
+    const char *partner;        /* OIN of the receiver of this entry */
+    const char *reference;      /* our referentienummer / MessageId */
+    const char *payload;        /* what to send, as bytes */
+    apr_size_t payload_len;
+    apr_time_t expires;         /* 0 = never */
+} store_outbox_entry_t;
+
+/* What one received message asks of the store. */
+typedef struct {
+    /* identity of the message: (zender, referentienummer) */
+    const char *zender_key;     /* organisatie 0x1f applicatie 0x1f administratie */
+    const char *referentienummer;
+    unsigned char digest[STORE_DIGEST_LEN];   /* digest of the content */
+
+    const char *zender_oin;     /* zender organisatie */
+    apr_time_t received;        /* when the message arrived */
+
+    /* the zaak content; NULL when the message failed its content checks
+     * and only the answers are to be kept */
+    const lz_kennisgeving_t *kennisgeving;
+
+    /* the receipt answer (Bv03) given now, kept for an identical resend */
+    const char *receipt_answer;
+    apr_size_t receipt_answer_len;
+
+    /* the functional answer (Bv01/Fo01) queued for later delivery */
+    const store_outbox_entry_t *outbox;       /* may be NULL */
+} store_message_t;
+
+typedef enum {
+    STORE_APPLIED = 0,      /* new message, committed durably */
+    STORE_REPLAY,           /* same zender+referentienummer, same digest:
+                               nothing changed, stored answer returned */
+    STORE_CONFLICT,         /* same zender+referentienummer, other
+                               content: nothing changed (StUF016) */
+    STORE_FULL,             /* the store is full (MDB_MAP_FULL): nothing
+                               changed (StUF046) */
+    STORE_FAILED            /* any other failure: nothing changed */
+} store_outcome_t;
+
+typedef struct {
+    store_outcome_t outcome;
+    int zaak_created;           /* the zaak was unknown */
+    int zaak_updated;           /* zaak fields were overwritten */
+    int status_created;         /* the status was new */
+    int postbus_moved;          /* the initiator changed */
+    const char *receipt_answer; /* STORE_REPLAY: the stored receipt answer */
+    apr_size_t receipt_answer_len;
+    const char *error;          /* STORE_FULL / STORE_FAILED: why (no BSN) */
+} store_result_t;
+
+/* Decoded records, for show and the tests. */
+typedef struct {
+    const char *identificatie;
+    const char *omschrijving;
+    const char *toelichting;
+    const char *startdatum;
+    const char *einddatum_gepland;
+    const char *einddatum;          /* set when closed */
+    const char *zender_oin;
+    const char *bsn;                /* current initiator */
+    const char *status_key;         /* newest datumStatusGezet, 17 digits */
+    const char *statustype;         /* omschrijving of the newest status */
+    int closed;
+    apr_time_t created;
+    apr_time_t updated;
+} store_zaak_t;
+
+typedef struct {
+    const char *status_key;         /* 17 digits */
+    const char *datum_status_gezet; /* as sent */
+    const char *statustype;
+    const char *toelichting;
+    const char *verwijzing;
+    const char *referentienummer;   /* message that brought it */
+    int eindstatus;
+    apr_time_t received;
+} store_status_t;
+
+typedef struct {
+    apr_uint64_t sequence;
+    const char *destination;
+    const char *kind;
+    const char *partner;
+    const char *reference;
+    const char *state;              /* "queued", "delivered", "failed", ... */
+    unsigned attempts;
+    apr_time_t created;
+    apr_time_t next_try;
+    apr_time_t expires;
+    const char *last_error;
+    apr_size_t payload_len;
+    const char *payload;
+} store_outbox_t;
+
+typedef struct {
+    apr_size_t zaken, statuses, postbus_entries, stufrefs, outbox_entries;
+    apr_uint64_t messages_applied, messages_replayed, messages_conflicting;
+    apr_size_t map_size, map_used;  /* bytes */
+} store_stats_t;
+
+/* Opens the store named by spec ("lmdb:/var/lib/stuflz"). The directory is
+ * created when missing (not in read_only). On failure returns NULL and sets
+ * *error. The store lives until pool is cleared. */
+store_t *store_open(const char *spec, const store_options_t *options,
+                    apr_pool_t *pool, const char **error);
+
+void store_close(store_t *store);
+
+/* The backend name, "lmdb". */
+const char *store_kind(const store_t *store);
+
+/* Files a process must be able to write (for chown by the httpd parent);
+ * NULL-terminated, may be empty. */
+const char **store_files(const store_t *store, apr_pool_t *pool);
+
+/* Clears reader slots of dead processes; returns how many were cleared. */
+int store_check_readers(store_t *store);
+
+/* Handles one message; see the contract at the top. pool is for the
+ * result's strings. */
+void store_apply(store_t *store, const store_message_t *message,
+                 apr_pool_t *pool, store_result_t *result);
+
+/* Read side (short read transactions). Return 0 found, 1 not found,
+ * -1 error. */
+int store_get_zaak(store_t *store, const char *identificatie,
+                   apr_pool_t *pool, store_zaak_t *zaak,
+                   apr_array_header_t **statuses /* of store_status_t */);
+int store_list_postbus(store_t *store, const char *bsn, apr_pool_t *pool,
+                       apr_array_header_t **identificaties /* of char* */);
+int store_list_outbox(store_t *store, apr_pool_t *pool,
+                      apr_array_header_t **entries /* of store_outbox_t */);
+int store_get_stats(store_t *store, store_stats_t *stats);
+
+#endif

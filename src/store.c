@@ -1,0 +1,200 @@
+/* store.c - the backend-independent side of the store (see store.h):
+ * picks the backend named in "kind:where", checks a message once for all
+ * backends, and ties the backend's life to the caller's pool. */
+#include "store.h"
+#include "store_backend.h"
+
+#include <string.h>
+
+#include <apr_strings.h>
+
+static const store_backend_t *const backends[] = {
+    &store_lmdb_backend,
+};
+
+struct store {
+    const store_backend_t *backend;
+    void *handle;       /* the backend's own state; NULL once closed */
+};
+
+static apr_status_t store_cleanup(void *data)
+{
+    store_t *store = data;
+
+    if (store->handle) {
+        store->backend->close(store->handle);
+        store->handle = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static const store_backend_t *find_backend(const char *kind,
+                                           apr_size_t kind_len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strlen(backends[i]->kind) == kind_len
+            && strncmp(backends[i]->kind, kind, kind_len) == 0) {
+            return backends[i];
+        }
+    }
+    return NULL;
+}
+
+store_t *store_open(const char *spec, const store_options_t *options,
+                    apr_pool_t *pool, const char **error)
+{
+    static const store_options_t defaults;
+    const store_backend_t *backend;
+    const char *colon;
+    store_t *store;
+    void *handle;
+
+    colon = spec ? strchr(spec, ':') : NULL;
+    if (colon == NULL || colon[1] == '\0') {
+        *error = "store spec must be kind:where, e.g. lmdb:/var/lib/stuflz";
+        return NULL;
+    }
+
+    backend = find_backend(spec, (apr_size_t)(colon - spec));
+    if (backend == NULL) {
+        *error = apr_psprintf(pool, "unknown store kind '%.*s'",
+                              (int)(colon - spec), spec);
+        return NULL;
+    }
+
+    handle = backend->open(colon + 1, options ? options : &defaults, pool,
+                           error);
+    if (handle == NULL) {
+        return NULL;
+    }
+
+    store = apr_pcalloc(pool, sizeof(*store));
+    store->backend = backend;
+    store->handle = handle;
+    apr_pool_cleanup_register(pool, store, store_cleanup,
+                              apr_pool_cleanup_null);
+    return store;
+}
+
+void store_close(store_t *store)
+{
+    if (store) {
+        store_cleanup(store);
+    }
+}
+
+const char *store_kind(const store_t *store)
+{
+    return store->backend->kind;
+}
+
+const char **store_files(const store_t *store, apr_pool_t *pool)
+{
+    static const char *none[] = { NULL };
+
+    if (store->handle == NULL) {
+        return none;
+    }
+    return store->backend->files(store->handle, pool);
+}
+
+int store_check_readers(store_t *store)
+{
+    if (store->handle == NULL) {
+        return 0;
+    }
+    return store->backend->check_readers(store->handle);
+}
+
+static void fail(store_result_t *result, const char *error)
+{
+    result->outcome = STORE_FAILED;
+    result->error = error;
+}
+
+void store_apply(store_t *store, const store_message_t *message,
+                 apr_pool_t *pool, store_result_t *result)
+{
+    const lz_kennisgeving_t *kennisgeving;
+    const char *status_key = NULL;
+
+    memset(result, 0, sizeof(*result));
+    if (store->handle == NULL) {
+        fail(result, "store is closed");
+        return;
+    }
+
+    /* Every backend keys the message on (zender, referentienummer), so a
+     * message without them cannot be stored anywhere. */
+    if (message == NULL || message->zender_key == NULL
+        || message->referentienummer == NULL
+        || message->referentienummer[0] == '\0') {
+        fail(result, "message has no zender or referentienummer");
+        return;
+    }
+    if (message->outbox && message->outbox->payload == NULL
+        && message->outbox->payload_len) {
+        fail(result, "outbox entry has a length but no payload");
+        return;
+    }
+
+    /* The content was checked before, but the store must not build keys
+     * from values that would break its ordering, whatever the caller. */
+    kennisgeving = message->kennisgeving;
+    if (kennisgeving) {
+        if (kennisgeving->identificatie == NULL
+            || kennisgeving->identificatie[0] == '\0') {
+            fail(result, "kennisgeving has no zaakidentificatie");
+            return;
+        }
+        status_key = lz_status_key(kennisgeving->datum_status_gezet, pool);
+        if (status_key == NULL
+            || strlen(status_key) != STORE_STATUS_KEY_LEN) {
+            fail(result, "kennisgeving has no usable datumStatusGezet");
+            return;
+        }
+    }
+
+    store->backend->apply(store->handle, message, status_key, pool, result);
+}
+
+int store_get_zaak(store_t *store, const char *identificatie,
+                   apr_pool_t *pool, store_zaak_t *zaak,
+                   apr_array_header_t **statuses)
+{
+    if (store->handle == NULL || identificatie == NULL) {
+        return -1;
+    }
+    return store->backend->get_zaak(store->handle, identificatie, pool, zaak,
+                                    statuses);
+}
+
+int store_list_postbus(store_t *store, const char *bsn, apr_pool_t *pool,
+                       apr_array_header_t **identificaties)
+{
+    if (store->handle == NULL || bsn == NULL) {
+        return -1;
+    }
+    return store->backend->list_postbus(store->handle, bsn, pool,
+                                        identificaties);
+}
+
+int store_list_outbox(store_t *store, apr_pool_t *pool,
+                      apr_array_header_t **entries)
+{
+    if (store->handle == NULL) {
+        return -1;
+    }
+    return store->backend->list_outbox(store->handle, pool, entries);
+}
+
+int store_get_stats(store_t *store, store_stats_t *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (store->handle == NULL) {
+        return -1;
+    }
+    return store->backend->get_stats(store->handle, stats);
+}

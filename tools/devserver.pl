@@ -1,0 +1,72 @@
+#!/usr/bin/perl
+# devserver.pl - "make run": httpd in the foreground on 127.0.0.1:$PORT
+# with mod_stuflz, a store under var/, the StUF SOAP binding at /lz/stuf
+# and the partner of our example message registered.
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+
+my $root = abs_path(dirname(__FILE__) . '/..');
+my $port = $ENV{PORT} || 8080;
+my $var = "$root/var";
+my $modules = '/usr/lib/apache2/modules';
+my $mpm = $ENV{MPM} || 'event';
+
+make_path("$var/run", "$var/logs");
+chmod 0755, $var, "$var/run";
+my $user = $> == 0 ? "User www-data\nGroup www-data" : '';
+if ($> == 0) {
+    # httpd's User must be able to reach the store below the checkout.
+    my $dir = $root;
+    while ($dir ne '/' && $dir ne '') {
+        my $mode = (stat $dir)[2] & 07777;
+        chmod($mode | 0111, $dir) unless $mode & 0001;
+        $dir = dirname($dir);
+    }
+}
+
+open my $fh, '>', "$var/httpd.conf" or die "$var/httpd.conf: $!";
+print $fh <<"CONF";
+# Written by tools/devserver.pl for "make run"; changes are overwritten.
+ServerRoot "$var"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$var/run/httpd.pid"
+DefaultRuntimeDir "$var/run"
+Mutex file:$var/run default
+ErrorLog /dev/stderr
+LogLevel warn stuflz:debug
+$user
+LoadModule mpm_${mpm}_module $modules/mod_mpm_${mpm}.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule stuflz_module $root/build/mod_stuflz.so
+
+StufLZStore lmdb:$var/store
+StufLZSchema $root/xsd/lz-zakLk01.xsd
+StufLZPartner 00000001234567890363 0363
+<Location /lz/stuf>
+    SetHandler stuflz-soap
+</Location>
+CONF
+close $fh;
+
+my $example = "$root/t/data/zakLk01-voorbeeld.xml";
+print <<"TEXT";
+mod_stuflz runs on http://127.0.0.1:$port/lz/stuf (Ctrl-C stops it).
+Store: $var/store. Post the example kennisgeving with:
+
+  curl -s -H 'Content-Type: text/xml; charset=utf-8' \\
+       -H 'SOAPAction: "http://www.egem.nl/StUF/sector/zkn/0310/zakLk01"' \\
+       --data-binary \@$example http://127.0.0.1:$port/lz/stuf
+
+Then look at what LZ stored:
+
+  $root/build/stuflz show --store lmdb:$var/store --zaak 0363VB20240001
+  $root/build/stuflz show --store lmdb:$var/store --outbox
+
+TEXT
+exec '/usr/sbin/apache2', '-f', "$var/httpd.conf", '-DFOREGROUND';
+die "cannot start apache2: $!";
