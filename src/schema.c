@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <libxml/globals.h>
 #include <libxml/parser.h>
 #include <libxml/xmlIO.h>
 #include <libxml/xmlerror.h>
@@ -106,6 +107,8 @@ sz_schema_t *sz_schema_load(const char *path, apr_pool_t *pool,
     load_errors_t errors = { pool, NULL, 0 };
     xmlSchemaParserCtxtPtr parser;
     xmlExternalEntityLoader previous_loader;
+    xmlStructuredErrorFunc previous_handler;
+    void *previous_context;
     sz_schema_t *schema;
 
     *error = NULL;
@@ -125,9 +128,18 @@ sz_schema_t *sz_schema_load(const char *path, apr_pool_t *pool,
      * startup, before any thread validates. */
     previous_loader = xmlGetExternalEntityLoader();
     xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+
+    /* Reading a file fails through libxml2's thread-wide handler, not the
+     * parser's; route it into errors too instead of stderr. */
+    previous_handler = xmlStructuredError;
+    previous_context = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(&errors, load_error);
+
     schema = apr_pcalloc(pool, sizeof(*schema));
     schema->path = apr_pstrdup(pool, path);
     schema->compiled = xmlSchemaParse(parser);
+
+    xmlSetStructuredErrorFunc(previous_context, previous_handler);
     xmlSetExternalEntityLoader(previous_loader);
     xmlSchemaFreeParserCtxt(parser);
 
@@ -270,8 +282,8 @@ static char *remove_values(apr_pool_t *pool, char *text)
     return text;
 }
 
-/* Drops libxml2's "Element 'name': " opening: the field already names
- * the element. An attribute part ("attribute 'x': ") stays. */
+/* Drops libxml2's "Element 'name'[, attribute 'name']: " opening: the
+ * field already names the element and the attribute. */
 static const char *drop_element_prefix(const char *text)
 {
     const char *close;
@@ -286,8 +298,11 @@ static const char *drop_element_prefix(const char *text)
     if (strncmp(close, "': ", 3) == 0) {
         return close + 3;
     }
-    if (strncmp(close, "', ", 3) == 0) {
-        return close + 3;
+    if (strncmp(close, "', attribute '", 14) == 0) {
+        close = strchr(close + 14, '\'');
+        if (close != NULL && strncmp(close, "': ", 3) == 0) {
+            return close + 3;
+        }
     }
     return text;
 }
