@@ -710,9 +710,9 @@ static int stuflz_soap_handler(request_rec *r)
     conf = server_conf(r->server);
 
     if (r->method_number != M_POST) {
-        r->allowed = AP_METHOD_BIT << M_POST;
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
-        return HTTP_METHOD_NOT_ALLOWED;
+        apr_table_setn(r->headers_out, "Allow", "POST");
+        return fault(r, HTTP_METHOD_NOT_ALLOWED, "client",
+                     "alleen POST is toegestaan");
     }
     if (!is_text_xml(apr_table_get(r->headers_in, "Content-Type"))) {
         return fault(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "client",

@@ -774,9 +774,12 @@ static void answer_known(apply_t *a, const store_message_t *m,
 
     /* The counter is the only change and is best effort: a full map or a
      * failed commit does not change the answer. */
-    if (meta_bump(s, a->txn, counter, a->pool) || mdb_txn_commit(a->txn)) {
+    if (meta_bump(s, a->txn, counter, a->pool) != 0) {
         mdb_txn_abort(a->txn);
+        return;
     }
+    /* mdb_txn_commit frees the transaction even when it fails. */
+    mdb_txn_commit(a->txn);
 }
 
 static void lmdb_apply(void *backend, const store_message_t *m,

@@ -481,7 +481,7 @@ static void test_rules_on_struct(apr_pool_t *pool)
     k.verwijzing = "ftp://example.nl/x";
     count_failures(&k, &options, now, pool, &report);
     tap_ok(has_failure(report, "object.heeft.extraElementen.verwijzing",
-                       "URL"), "a verwijzing that is no http(s) URL is refused");
+                       "URL"), "a verwijzing that is no http(s) URL fails");
 
     k = valid_kennisgeving();
     k.identificatie = "ABCD123";

@@ -103,8 +103,7 @@ static void expect_fo01(apr_pool_t *pool, const char *body, const char *code,
         tap_ok(r.functional_xml && strstr(r.functional_xml, needle),
                "%s: details mention %s", name, needle);
     }
-    tap_ok(r.functional_xml && !strstr(r.functional_xml, "999993653") &&
-           !strstr(r.functional_xml, "123456789"),
+    tap_ok(r.functional_xml && !strstr(r.functional_xml, "99999365"),
            "%s: no BSN in the answer", name);
 }
 
@@ -115,7 +114,7 @@ static void test_content_errors_get_fo01(apr_pool_t *pool)
         "</ZKN:omschrijving>", NULL);
     const char *two;
 
-    expect_fo01(pool, replace(pool, example, "999993653", "123456789"),
+    expect_fo01(pool, replace(pool, example, "999993653", "999993654"),
                 "StUF058", "inp.bsn", "BSN failing the 11-proef");
     expect_fo01(pool, replace(pool, example, "<StUF:mutatiesoort>T<",
                               "<StUF:mutatiesoort>W<"),
@@ -133,7 +132,7 @@ static void test_content_errors_get_fo01(apr_pool_t *pool)
                               "<ZKN:datumStatusGezet>202411051030",
                               "<ZKN:datumStatusGezet>209911051030"),
                 "StUF058", "datumStatusGezet", "status in the future");
-    two = replace(pool, example, "999993653", "123456789");
+    two = replace(pool, example, "999993653", "999993654");
     two = replace(pool, two, "<ZKN:startdatum>20241101",
                   "<ZKN:startdatum>20230229");
     {
