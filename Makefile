@@ -29,7 +29,7 @@ CORE_SRC = $(wildcard src/*.c)
 CORE_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 UNIT_SRC = $(wildcard t/unit/test_*.c)
 UNIT_BIN = $(patsubst t/unit/%.c,$(BUILD)/t/%,$(UNIT_SRC))
-HEADERS = $(wildcard include/*.h) $(wildcard t/unit/*.h)
+HEADERS = $(wildcard include/*.h) $(wildcard src/*.h) $(wildcard t/unit/*.h)
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined

@@ -16,6 +16,7 @@ typedef struct sz_tz sz_tz_t;
 sz_tz_t *sz_tz_load(const char *name, const char *dir, apr_pool_t *pool,
                     const char **error);
 
+/* Every function here accepts zone NULL and then means UTC. */
 const char *sz_tz_name(const sz_tz_t *zone);
 
 /* Seconds since the epoch for a local wall-clock time. In a gap (spring

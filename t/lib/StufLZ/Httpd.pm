@@ -107,6 +107,12 @@ sub start {
         $self->{start_error} = $out . $self->log_text;
         return 0;
     }
+    # The pid file is written after every post_config hook has run.
+    for (1 .. 200) {
+        my $pid = $self->pid;
+        last if $pid && kill(0, $pid);
+        select(undef, undef, undef, 0.05);
+    }
     for (1 .. 100) {
         my $socket = IO::Socket::INET->new(
             PeerAddr => '127.0.0.1', PeerPort => $self->{port},
