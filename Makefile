@@ -97,6 +97,8 @@ install: all
 	install -d $(DESTDIR)/etc/apache2/mods-available
 	install -m 644 conf/stuflz.load conf/stuflz.conf \
 	    $(DESTDIR)/etc/apache2/mods-available/
+	install -d $(DESTDIR)/usr/share/stuflz/xsd
+	install -m 644 xsd/*.xsd $(DESTDIR)/usr/share/stuflz/xsd/
 	install -d $(DESTDIR)/usr/local/bin
 	install -m 755 $(BUILD)/stuflz $(DESTDIR)/usr/local/bin/stuflz
 

@@ -24,9 +24,11 @@ enum {
     LZ_FIELD_TOELICHTING         = 1 << 1,  /* toelichting */
     LZ_FIELD_STARTDATUM          = 1 << 2,  /* startdatum */
     LZ_FIELD_EINDDATUM_GEPLAND   = 1 << 3,  /* einddatumGepland */
-    LZ_FIELD_STATUSTYPE          = 1 << 4,  /* heeft.gerelateerde.omschrijving */
+    /* heeft.gerelateerde.omschrijving */
+    LZ_FIELD_STATUSTYPE          = 1 << 4,
     LZ_FIELD_STATUS_TOELICHTING  = 1 << 5,  /* heeft.toelichting */
-    LZ_FIELD_VERWIJZING          = 1 << 6   /* heeft.extraElementen.verwijzing */
+    /* heeft.extraElementen.verwijzing */
+    LZ_FIELD_VERWIJZING          = 1 << 6
 };
 
 /* Maps an operator's field name to its LZ_FIELD_ bit; accepts the spec
@@ -86,8 +88,10 @@ const char *lz_status_key(const char *datum_status_gezet, apr_pool_t *pool);
 const char *lz_gemeentecode(const char *identificatie, apr_pool_t *pool);
 
 /* Building blocks, exposed for the unit tests. */
-int lz_bsn_valid(const char *bsn);                  /* 9 digits, 11-proef, not 0 */
-int lz_date_valid(const char *yyyymmdd);            /* exactly 8 digits, real date */
+/* 9 digits, 11-proef, not all zeros. */
+int lz_bsn_valid(const char *bsn);
+/* Exactly 8 digits, a real calendar date. */
+int lz_date_valid(const char *yyyymmdd);
 /* 12..17 digits (JJJJMMDDUUMM[SS[mmm]]), a real date and time; 8..11
  * digits are refused because the spec asks at least JJJJMMDDUUMM. */
 int lz_timestamp_valid(const char *digits);

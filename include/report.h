@@ -10,7 +10,7 @@
 
 typedef struct {
     const char *code;   /* StUF fout code: "StUF052", "StUF055", "StUF058" */
-    const char *field;  /* spec field, e.g. "object.identificatie"; may be NULL */
+    const char *field;  /* spec field ("object.identificatie") or NULL */
     const char *text;   /* Dutch or English explanation, no payload values */
 } sz_failure_t;
 

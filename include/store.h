@@ -40,7 +40,8 @@ typedef struct {
 /* What one received message asks of the store. */
 typedef struct {
     /* identity of the message: (zender, referentienummer) */
-    const char *zender_key;     /* organisatie 0x1f applicatie 0x1f administratie */
+    /* organisatie 0x1f applicatie 0x1f administratie */
+    const char *zender_key;
     const char *referentienummer;
     unsigned char digest[STORE_DIGEST_LEN];   /* digest of the content */
 

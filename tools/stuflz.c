@@ -202,8 +202,10 @@ static json_t *zaak_json(store_t *store, const char *id, apr_pool_t *pool)
         return NULL;
     }
     object = json_object();
-    json_object_set_new(object, "identificatie", json_string(zaak.identificatie));
-    json_object_set_new(object, "omschrijving", text_or_null(zaak.omschrijving));
+    json_object_set_new(object, "identificatie",
+                        json_string(zaak.identificatie));
+    json_object_set_new(object, "omschrijving",
+                        text_or_null(zaak.omschrijving));
     json_object_set_new(object, "toelichting", text_or_null(zaak.toelichting));
     json_object_set_new(object, "startdatum", text_or_null(zaak.startdatum));
     json_object_set_new(object, "einddatumGepland",
