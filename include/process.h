@@ -54,6 +54,33 @@ typedef struct {
     int replayed;                   /* identical resend answered again */
 } sz_process_result_t;
 
+/* What the StUF checks found in one StUF message (both bindings). */
+typedef struct {
+    stuf_stuurgegevens_t sg;
+    lz_kennisgeving_t k;
+    sz_report_t *report;            /* content failures */
+    const sz_partner_t *partner;    /* the registered zender, or NULL */
+    sz_answer_t answer;             /* BV01, FO01 or FO03 */
+    const char *fout_code;          /* Fo01/Fo03 code, else NULL */
+    const char *details;            /* Fo01/Fo03 details, no payload */
+    stuf_answer_head_t head;        /* stuurgegevens of the answer */
+    const char *functional_xml;     /* the Bv01/Fo01/Fo03 element */
+    unsigned char digest[STORE_DIGEST_LEN];     /* of the message */
+} sz_stuf_exam_t;
+
+/* Runs the receipt checks and, when they pass, every content check on a
+ * StUF message element, and builds the functional answer. Returns 0, or
+ * -1 when the element has no stuurgegevens (not a StUF message). */
+int sz_stuf_examine(const sz_process_config_t *config, xmlNode *message,
+                    apr_time_t now, apr_pool_t *pool, sz_stuf_exam_t *exam);
+
+/* Turns the answer of exam into a Fo03 with this code (a receipt error
+ * found later, such as StUF016 or StUF046). */
+void sz_stuf_exam_fo03(const sz_process_config_t *config,
+                       sz_stuf_exam_t *exam, const char *code,
+                       const char *details, apr_time_t now,
+                       apr_pool_t *pool);
+
 /* Handles one SOAP request body. store may be NULL (no storing, as in
  * the CLI). now is the arrival time. */
 void sz_process_soap(const sz_process_config_t *config, store_t *store,

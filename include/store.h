@@ -35,6 +35,12 @@ typedef struct {
     const char *payload;        /* what to send, as bytes */
     apr_size_t payload_len;
     apr_time_t expires;         /* 0 = never */
+    /* An ebMS message we send: recorded as "sent" under (cpaid,
+     * message_id) so a later RefToMessageId or StatusRequest naming it is
+     * recognised. NULL for other entries. */
+    const char *ebms_cpaid;
+    const char *ebms_message_id;
+    const char *content_type;   /* HTTP Content-Type of payload, or NULL */
 } store_outbox_entry_t;
 
 /* What one received message asks of the store. */
@@ -56,8 +62,28 @@ typedef struct {
     const char *receipt_answer;
     apr_size_t receipt_answer_len;
 
-    /* the functional answer (Bv01/Fo01) queued for later delivery */
-    const store_outbox_entry_t *outbox;       /* may be NULL */
+    /* what is queued for later delivery: the functional answer
+     * (Bv01/Fo01/Fo03) and, on an asynchronous ebMS channel, the signal */
+    const store_outbox_entry_t *outbox;       /* array; may be NULL */
+    int outbox_count;
+
+    /* Neither look up nor record (zender, referentienummer): an ebMS
+     * message whose StUF part is answered with a Fo03. */
+    int stufref_none;
+
+    /* ebMS binding only (NULL ebms_message_id on the SOAP binding):
+     * duplicate elimination on (CPAId, MessageId). */
+    const char *ebms_cpaid;
+    const char *ebms_message_id;
+    unsigned char ebms_digest[STORE_DIGEST_LEN];  /* of the whole message */
+    apr_time_t ebms_keep_until;     /* remember the MessageId until then */
+    /* the signal answered synchronously (Acknowledgment or MessageError
+     * envelope), kept so a duplicate gets it again; may be NULL */
+    const char *ebms_response;
+    apr_size_t ebms_response_len;
+    /* index into outbox of the asynchronous signal, queued again for
+     * every duplicate; -1 when the signal goes synchronously */
+    int ebms_requeue;
 } store_message_t;
 
 typedef enum {
@@ -68,7 +94,13 @@ typedef enum {
                                content: nothing changed (StUF016) */
     STORE_FULL,             /* the store is full (MDB_MAP_FULL): nothing
                                changed (StUF046) */
-    STORE_FAILED            /* any other failure: nothing changed */
+    STORE_FAILED,           /* any other failure: nothing changed */
+    STORE_EBMS_DUPLICATE,   /* same (CPAId, MessageId), same digest:
+                               nothing applied; the stored signal is in
+                               receipt_answer, and an asynchronous one has
+                               been queued again (committed) */
+    STORE_EBMS_CONFLICT     /* same (CPAId, MessageId), other content:
+                               nothing changed */
 } store_outcome_t;
 
 typedef struct {
@@ -77,6 +109,9 @@ typedef struct {
     int zaak_updated;           /* zaak fields were overwritten */
     int status_created;         /* the status was new */
     int postbus_moved;          /* the initiator changed */
+    int stuf_replayed;          /* ebMS: (zender, referentienummer) was
+                                   known with the same content; the zaak
+                                   was not touched, the rest was stored */
     const char *receipt_answer; /* STORE_REPLAY: the stored receipt answer */
     apr_size_t receipt_answer_len;
     const char *error;          /* STORE_FULL / STORE_FAILED: why (no BSN) */
@@ -124,12 +159,16 @@ typedef struct {
     const char *last_error;
     apr_size_t payload_len;
     const char *payload;
+    const char *content_type;       /* NULL when not given (and for entries
+                                       queued before it was stored) */
 } store_outbox_t;
 
 typedef struct {
     apr_size_t zaken, statuses, postbus_entries, stufrefs, outbox_entries;
     apr_uint64_t messages_applied, messages_replayed, messages_conflicting;
     apr_size_t map_size, map_used;  /* bytes */
+    apr_size_t ebms_messages;       /* MessageIds remembered, both ways */
+    apr_uint64_t ebms_duplicates;   /* ebMS duplicates answered again */
 } store_stats_t;
 
 /* Opens the store named by spec ("lmdb:/var/lib/stuflz"). The directory is
@@ -165,5 +204,25 @@ int store_list_postbus(store_t *store, const char *bsn, apr_pool_t *pool,
 int store_list_outbox(store_t *store, apr_pool_t *pool,
                       apr_array_header_t **entries /* of store_outbox_t */);
 int store_get_stats(store_t *store, store_stats_t *stats);
+
+/* What the store remembers of an ebMS MessageId. */
+typedef struct {
+    const char *state;          /* "received" or "sent" */
+    apr_time_t recorded;
+    apr_time_t keep_until;
+} store_ebms_t;
+
+/* Looks up (cpaid, message_id): 0 found, 1 not found, -1 error. */
+int store_get_ebms(store_t *store, const char *cpaid,
+                   const char *message_id, apr_pool_t *pool,
+                   store_ebms_t *record);
+
+/* Looks up (zender, referentienummer) outside a write transaction, so an
+ * ebMS message can be answered with Fo03 StUF016 before it is stored:
+ * 0 unknown, 1 known with this digest, 2 known with another digest,
+ * -1 error. */
+int store_check_stufref(store_t *store, const char *zender_key,
+                        const char *referentienummer,
+                        const unsigned char digest[STORE_DIGEST_LEN]);
 
 #endif

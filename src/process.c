@@ -28,27 +28,20 @@ void sz_process_fault(const char *plek, const char *faultstring,
     set_body(out, stuf_soap_fault(plek, faultstring, NULL, pool));
 }
 
-/* A receipt error: HTTP 500 with a Fault carrying a Fo03. */
-static void receipt_error(const sz_process_config_t *config,
-                          const stuf_stuurgegevens_t *sg,
-                          const char *code, const char *details,
-                          apr_time_t now, apr_pool_t *pool,
+/* A receipt error on the SOAP binding: HTTP 500 with a Fault carrying
+ * the exam's Fo03. */
+static void receipt_fault(const sz_stuf_exam_t *exam, apr_pool_t *pool,
                           sz_process_result_t *out)
 {
-    stuf_answer_head_t head;
-    stuf_fout_t fout = { code, NULL, details };
-    const char *fo03;
-
-    stuf_answer_head(sg, &config->receiver, now, config->lz.zone, pool,
-                     &head);
-    fo03 = stuf_build_fout("Fo03", &head, &fout, pool);
     out->answer = SZ_ANSWER_FO03;
     out->http_status = 500;
-    out->fout_code = code;
-    out->functional_xml = fo03;
-    out->log_text = details ? details : stuf_fout_omschrijving(code);
-    set_body(out, stuf_soap_fault(stuf_fout_plek(code),
-                                  stuf_fout_omschrijving(code), fo03, pool));
+    out->fout_code = exam->fout_code;
+    out->functional_xml = exam->functional_xml;
+    out->log_text = exam->details ? exam->details
+                                  : stuf_fout_omschrijving(exam->fout_code);
+    set_body(out, stuf_soap_fault(stuf_fout_plek(exam->fout_code),
+                                  stuf_fout_omschrijving(exam->fout_code),
+                                  exam->functional_xml, pool));
 }
 
 /* The receipt checks of the stuurgegevens (StUF 03.01 Tabel 4.1).
@@ -151,20 +144,89 @@ static const char *leading_omschrijving(const char *code)
     return NULL;
 }
 
+void sz_stuf_exam_fo03(const sz_process_config_t *config,
+                       sz_stuf_exam_t *exam, const char *code,
+                       const char *details, apr_time_t now,
+                       apr_pool_t *pool)
+{
+    stuf_fout_t fout = { code, NULL, details };
+
+    stuf_answer_head(&exam->sg, &config->receiver, now, config->lz.zone,
+                     pool, &exam->head);
+    exam->answer = SZ_ANSWER_FO03;
+    exam->fout_code = code;
+    exam->details = details;
+    exam->functional_xml = stuf_build_fout("Fo03", &exam->head, &fout,
+                                           pool);
+}
+
+int sz_stuf_examine(const sz_process_config_t *config, xmlNode *message,
+                    apr_time_t now, apr_pool_t *pool, sz_stuf_exam_t *exam)
+{
+    const char *details;
+    const char *code;
+
+    memset(exam, 0, sizeof(*exam));
+    exam->report = sz_report_make(pool);
+    if (stuf_read_stuurgegevens(message, pool, &exam->sg) != 0) {
+        return -1;
+    }
+    digest_of(message, pool, exam->digest);
+
+    /* 1. Receipt checks on the stuurgegevens: Fo03. */
+    code = check_receipt(config, message, &exam->sg, &details, pool);
+    if (code) {
+        sz_stuf_exam_fo03(config, exam, code, details, now, pool);
+        return 0;
+    }
+    if (config->partners) {
+        exam->partner = apr_hash_get(config->partners,
+                                     exam->sg.zender.organisatie,
+                                     APR_HASH_KEY_STRING);
+    }
+
+    /* 2. Content checks, all of them: schema, LZ rules, authorisation. */
+    if (config->schema) {
+        sz_schema_validate(config->schema, message, "StUF055",
+                           exam->report);
+    }
+    lz_extract(message, pool, &exam->k, exam->report);
+    lz_check(&exam->k, &config->lz, now, exam->report);
+    check_authorisation(config, &exam->sg, &exam->k, exam->report, pool);
+
+    /* 3. The functional answer: Bv01, or Fo01 naming every failure. */
+    stuf_answer_head(&exam->sg, &config->receiver, now, config->lz.zone,
+                     pool, &exam->head);
+    if (sz_report_count(exam->report) == 0) {
+        exam->answer = SZ_ANSWER_BV01;
+        exam->functional_xml = stuf_build_bevestiging("Bv01", &exam->head,
+                                                      pool);
+    }
+    else {
+        stuf_fout_t fout;
+
+        fout.code = sz_report_leading_code(exam->report);
+        fout.omschrijving = leading_omschrijving(fout.code);
+        fout.details = sz_report_details(exam->report, STUF_DETAILS_MAX,
+                                         pool);
+        exam->answer = SZ_ANSWER_FO01;
+        exam->fout_code = fout.code;
+        exam->details = fout.details;
+        exam->functional_xml = stuf_build_fout("Fo01", &exam->head, &fout,
+                                               pool);
+    }
+    return 0;
+}
+
 void sz_process_soap(const sz_process_config_t *config, store_t *store,
                      const char *body, apr_size_t len, apr_time_t now,
                      apr_pool_t *pool, sz_process_result_t *out)
 {
-    stuf_stuurgegevens_t sg;
+    sz_stuf_exam_t exam;
     stuf_answer_head_t receipt_head;
-    stuf_answer_head_t functional_head;
-    lz_kennisgeving_t k;
     store_message_t message;
     store_outbox_entry_t outbox;
-    const sz_partner_t *partner = NULL;
     const char *error = NULL;
-    const char *details;
-    const char *code;
     const char *bv03;
     xmlNode *root;
     xmlDoc *doc;
@@ -186,85 +248,60 @@ void sz_process_soap(const sz_process_config_t *config, store_t *store,
             return;
         }
     }
-    if (stuf_read_stuurgegevens(root, pool, &sg) != 0) {
+
+    /* 2. The StUF checks; a receipt error is a Fault with Fo03 now. */
+    if (sz_stuf_examine(config, root, now, pool, &exam) != 0) {
         sz_process_fault("client", "StUF-bericht zonder stuurgegevens",
                          pool, out);
         return;
     }
-    out->referentienummer = sg.referentienummer;
-
-    /* 2. Receipt checks on the stuurgegevens: Fault + Fo03. */
-    code = check_receipt(config, root, &sg, &details, pool);
-    if (code) {
-        receipt_error(config, &sg, code, details, now, pool, out);
+    out->referentienummer = exam.sg.referentienummer;
+    out->report = exam.report;
+    if (exam.answer == SZ_ANSWER_FO03) {
+        receipt_fault(&exam, pool, out);
         return;
     }
-    if (config->partners) {
-        partner = apr_hash_get(config->partners, sg.zender.organisatie,
-                               APR_HASH_KEY_STRING);
-    }
+    out->zaakidentificatie = exam.k.identificatie;
+    out->answer = exam.answer;
+    out->fout_code = exam.fout_code;
+    out->log_text = exam.details;
+    out->functional_xml = exam.functional_xml;
 
-    /* 3. Content checks, all of them: schema, LZ rules, authorisation. */
-    if (config->schema) {
-        sz_schema_validate(config->schema, root, "StUF055", out->report);
-    }
-    memset(&k, 0, sizeof(k));
-    lz_extract(root, pool, &k, out->report);
-    lz_check(&k, &config->lz, now, out->report);
-    check_authorisation(config, &sg, &k, out->report, pool);
-    out->zaakidentificatie = k.identificatie;
-
-    /* 4. The answers: Bv03 now, Bv01 or Fo01 later. */
-    stuf_answer_head(&sg, &config->receiver, now, config->lz.zone, pool,
-                     &receipt_head);
+    /* 3. Bv03 now, Bv01 or Fo01 later. */
+    stuf_answer_head(&exam.sg, &config->receiver, now, config->lz.zone,
+                     pool, &receipt_head);
     bv03 = stuf_soap_envelope(stuf_build_bevestiging("Bv03", &receipt_head,
                                                      pool), pool);
-    stuf_answer_head(&sg, &config->receiver, now, config->lz.zone, pool,
-                     &functional_head);
-    if (sz_report_count(out->report) == 0) {
-        out->answer = SZ_ANSWER_BV01;
-        out->functional_xml = stuf_build_bevestiging("Bv01",
-                                                     &functional_head, pool);
-    }
-    else {
-        stuf_fout_t fout;
-
-        fout.code = sz_report_leading_code(out->report);
-        fout.omschrijving = leading_omschrijving(fout.code);
-        fout.details = sz_report_details(out->report, STUF_DETAILS_MAX,
-                                         pool);
-        out->answer = SZ_ANSWER_FO01;
-        out->fout_code = fout.code;
-        out->log_text = fout.details;
-        out->functional_xml = stuf_build_fout("Fo01", &functional_head,
-                                              &fout, pool);
-    }
     out->http_status = 200;
     set_body(out, bv03);
     if (store == NULL) {
         return;
     }
 
-    /* 5. One durable transaction; only then does the Bv03 leave. */
+    /* 4. One durable transaction; only then does the Bv03 leave. */
     memset(&message, 0, sizeof(message));
     memset(&outbox, 0, sizeof(outbox));
-    message.zender_key = stuf_systeem_key(&sg.zender, pool);
-    message.referentienummer = sg.referentienummer;
-    digest_of(root, pool, message.digest);
-    message.zender_oin = sg.zender.organisatie;
+    message.zender_key = stuf_systeem_key(&exam.sg.zender, pool);
+    message.referentienummer = exam.sg.referentienummer;
+    memcpy(message.digest, exam.digest, STORE_DIGEST_LEN);
+    message.zender_oin = exam.sg.zender.organisatie;
     message.received = now;
-    message.kennisgeving = out->answer == SZ_ANSWER_BV01 ? &k : NULL;
+    message.kennisgeving = exam.answer == SZ_ANSWER_BV01 ? &exam.k : NULL;
     message.receipt_answer = out->body;
     message.receipt_answer_len = out->body_len;
     outbox.destination = apr_pstrcat(pool, "stuf-soap:",
-                                     partner && partner->reply_url
-                                         ? partner->reply_url : "", NULL);
-    outbox.kind = out->answer == SZ_ANSWER_BV01 ? "Bv01" : "Fo01";
-    outbox.partner = sg.zender.organisatie;
-    outbox.reference = functional_head.referentienummer;
-    outbox.payload = stuf_soap_envelope(out->functional_xml, pool);
+                                     exam.partner && exam.partner->reply_url
+                                         ? exam.partner->reply_url : "",
+                                     NULL);
+    outbox.kind = exam.answer == SZ_ANSWER_BV01 ? "Bv01" : "Fo01";
+    outbox.partner = exam.sg.zender.organisatie;
+    outbox.reference = exam.head.referentienummer;
+    outbox.payload = stuf_soap_envelope(exam.functional_xml, pool);
     outbox.payload_len = strlen(outbox.payload);
+    outbox.content_type = "text/xml; charset=utf-8";
     message.outbox = &outbox;
+    message.outbox_count = 1;
+    message.ebms_requeue = -1;
 
     store_apply(store, &message, pool, &out->store);
     switch (out->store.outcome) {
@@ -276,15 +313,15 @@ void sz_process_soap(const sz_process_config_t *config, store_t *store,
         out->body_len = out->store.receipt_answer_len;
         return;
     case STORE_CONFLICT:
-        receipt_error(config, &sg, "StUF016",
-                      "referentienummer al gebruikt voor een ander bericht "
-                      "van deze zender", now, pool, out);
+        sz_stuf_exam_fo03(config, &exam, "StUF016",
+                          "referentienummer al gebruikt voor een ander "
+                          "bericht van deze zender", now, pool);
+        receipt_fault(&exam, pool, out);
         return;
-    case STORE_FULL:
-    case STORE_FAILED:
     default:
-        receipt_error(config, &sg, "StUF046", out->store.error, now, pool,
-                      out);
+        sz_stuf_exam_fo03(config, &exam, "StUF046", out->store.error, now,
+                          pool);
+        receipt_fault(&exam, pool, out);
         return;
     }
 }
