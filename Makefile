@@ -68,7 +68,7 @@ $(BUILD)/mod_stuflz.so: mod_stuflz.c $(BUILD)/libstuflz.a $(HEADERS)
 
 $(BUILD)/stuflz: tools/stuflz.c $(BUILD)/libstuflz.a $(HEADERS)
 	$(CC) $(CFLAGS_CORE) -o $@ tools/stuflz.c $(BUILD)/libstuflz.a \
-	    $(LIBS_CORE) -ljansson
+	    $(LIBS_CORE) -ljansson -lcurl
 
 $(BUILD)/t/%: t/unit/%.c t/unit/tap.c $(BUILD)/libstuflz.a $(HEADERS)
 	@mkdir -p $(dir $@)

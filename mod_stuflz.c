@@ -18,6 +18,7 @@
 #include <apr_strings.h>
 #include <libxml/parser.h>
 
+#include "cpa.h"
 #include "lz.h"
 #include "process.h"
 #include "schema.h"
@@ -51,6 +52,7 @@ typedef struct {
     const char *time_zone;          /* StufLZTimeZone */
     apr_interval_time_t skew;       /* StufLZClockSkew */
     int skew_set;
+    apr_array_header_t *cpa_patterns;   /* StufLZCPA */
 
     /* Set up in post_config. */
     sz_process_config_t process;
@@ -66,6 +68,7 @@ static void *create_server(apr_pool_t *pool, server_rec *s)
 
     conf->partners = apr_hash_make(pool);
     conf->max_message_size = -1;
+    conf->cpa_patterns = apr_array_make(pool, 2, sizeof(const char *));
     return conf;
 }
 
@@ -91,6 +94,8 @@ static void *merge_server(apr_pool_t *pool, void *base_v, void *add_v)
     conf->time_zone = add->time_zone ? add->time_zone : base->time_zone;
     conf->skew = add->skew_set ? add->skew : base->skew;
     conf->skew_set = add->skew_set || base->skew_set;
+    conf->cpa_patterns = apr_array_append(pool, base->cpa_patterns,
+                                          add->cpa_patterns);
     return conf;
 }
 
@@ -303,6 +308,15 @@ static const char *set_clock_skew(cmd_parms *cmd, void *dir,
     return NULL;
 }
 
+static const char *add_cpa(cmd_parms *cmd, void *dir, const char *arg)
+{
+    stuflz_server_t *conf = server_conf(cmd->server);
+
+    APR_ARRAY_PUSH(conf->cpa_patterns, const char *) =
+        ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
 static const command_rec stuflz_commands[] = {
     AP_INIT_TAKE1("StufLZStore", set_store, NULL, RSRC_CONF,
                   "where LZ keeps its state: lmdb:DIRECTORY"),
@@ -325,6 +339,8 @@ static const command_rec stuflz_commands[] = {
                   "zone of StUF times (default Europe/Amsterdam)"),
     AP_INIT_TAKE1("StufLZClockSkew", set_clock_skew, NULL, RSRC_CONF,
                   "seconds a datumStatusGezet may lie ahead (default 300)"),
+    AP_INIT_ITERATE("StufLZCPA", add_cpa, NULL, RSRC_CONF,
+                    "CPA files (or glob patterns) for the ebMS binding"),
     {NULL}
 };
 
@@ -410,6 +426,28 @@ static int setup_server(apr_pool_t *pconf, server_rec *s,
     conf->process.lz.zone = zone;
     conf->process.lz.skew = conf->skew;
     conf->process.allow_bare = 0;
+
+    /* The CPAs: a bad one stops httpd with the file and the problem. */
+    conf->process.cpas = NULL;
+    if (conf->cpa_patterns->nelts > 0) {
+        cpa_registry_t *cpas = cpa_registry_make(pconf);
+        int i;
+
+        for (i = 0; i < conf->cpa_patterns->nelts; i++) {
+            const char *pattern = APR_ARRAY_IDX(conf->cpa_patterns, i,
+                                                const char *);
+
+            if (cpa_registry_load(cpas, pattern, pconf, &error) != 0) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SZ_LOGNO(00012)
+                             "StufLZCPA %s: %s", pattern, error);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        conf->process.cpas = cpas;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SZ_LOGNO(00013)
+                     "%d CPA(s) loaded for the ebMS binding",
+                     cpa_registry_count(cpas));
+    }
     return OK;
 }
 
@@ -752,11 +790,118 @@ static int stuflz_soap_handler(request_rec *r)
                         result.body_len);
 }
 
+static void log_ebms_result(request_rec *r, const sz_ebms_result_t *result)
+{
+    const char *cpaid = result->cpaid ? result->cpaid : "-";
+    const char *id = result->message_id ? result->message_id : "-";
+    const sz_stuf_exam_t *exam = result->exam;
+
+    if (result->http_status == 500) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00300)
+                      "ebMS message refused (SOAP Fault): %s",
+                      result->log_text ? result->log_text : "-");
+        return;
+    }
+    if (result->error_code) {
+        ap_log_rerror(APLOG_MARK, result->http_status == 503 ? APLOG_ERR
+                                                             : APLOG_WARNING,
+                      0, r, SZ_LOGNO(00301) "ebMS cpaid=%s MessageId=%s: "
+                      "MessageError %s at %s%s: %s", cpaid, id,
+                      result->error_code,
+                      result->error_location ? result->error_location : "-",
+                      result->signal_queued ? " (queued)" : "",
+                      result->log_text ? result->log_text : "-");
+        return;
+    }
+    if (exam) {
+        ap_log_rerror(APLOG_MARK,
+                      exam->answer == SZ_ANSWER_BV01 ? APLOG_DEBUG
+                                                     : APLOG_WARNING,
+                      0, r, SZ_LOGNO(00302) "ebMS cpaid=%s MessageId=%s "
+                      "referentienummer=%s zaak=%s: %s%s%s%s%s", cpaid, id,
+                      exam->sg.referentienummer ? exam->sg.referentienummer
+                                                : "-",
+                      exam->k.identificatie ? exam->k.identificatie : "-",
+                      exam->answer == SZ_ANSWER_BV01 ? "Bv01"
+                      : exam->answer == SZ_ANSWER_FO01 ? "Fo01 " : "Fo03 ",
+                      exam->fout_code ? exam->fout_code : "",
+                      exam->details ? ": " : "",
+                      exam->details ? exam->details : "",
+                      result->duplicate ? " (duplicate MessageId)" : "");
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SZ_LOGNO(00303)
+                  "ebMS cpaid=%s MessageId=%s %s: %s%s", cpaid, id,
+                  result->kind ? result->kind : "-",
+                  result->signal ? result->signal : "no answer",
+                  result->duplicate ? " (duplicate)" : "");
+}
+
+static int stuflz_ebms_handler(request_rec *r)
+{
+    stuflz_server_t *conf;
+    sz_ebms_result_t result;
+    char *body = NULL;
+    apr_size_t len = 0;
+    int rv;
+
+    if (r->handler == NULL || strcmp(r->handler, "stuflz-ebms") != 0) {
+        return DECLINED;
+    }
+    conf = server_conf(r->server);
+
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->headers_out, "Allow", "POST");
+        return fault(r, HTTP_METHOD_NOT_ALLOWED, "client",
+                     "alleen POST is toegestaan");
+    }
+    if (conf->process.cpas == NULL) {
+        return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
+                     "de ebMS-koppeling heeft geen CPA (StufLZCPA)");
+    }
+    rv = read_body(r, conf->max_message_size, &body, &len);
+    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00111)
+                      "ebMS message larger than StufLZMaxMessageSize (%"
+                      APR_OFF_T_FMT " bytes) refused",
+                      conf->max_message_size);
+        return rv;
+    }
+    if (rv != OK) {
+        return rv;
+    }
+    if (child_store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SZ_LOGNO(00112)
+                      "store unavailable (%s): ebMS message refused",
+                      child_store_error ? child_store_error : "not open");
+        return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
+                     "LZ kan het bericht nu niet opslaan; probeer het "
+                     "later opnieuw");
+    }
+
+    sz_process_ebms(&conf->process, child_store,
+                    apr_table_get(r->headers_in, "SOAPAction"),
+                    apr_table_get(r->headers_in, "Content-Type"), body, len,
+                    r->request_time, r->pool, &result);
+    log_ebms_result(r, &result);
+    if (result.body == NULL) {
+        r->status = result.http_status;
+        ap_set_content_length(r, 0);
+        return OK;
+    }
+    if (result.http_status == 200) {
+        apr_table_setn(r->headers_out, "SOAPAction", "\"ebXML\"");
+    }
+    return write_answer(r, result.http_status, result.body,
+                        result.body_len);
+}
+
 static void stuflz_register_hooks(apr_pool_t *pool)
 {
     ap_hook_post_config(stuflz_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(stuflz_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(stuflz_soap_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(stuflz_ebms_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(stuflz) = {

@@ -78,7 +78,7 @@ typedef struct cpa_registry cpa_registry_t;
 
 cpa_registry_t *cpa_registry_make(apr_pool_t *pool);
 
-/* Loads one file, or every file a glob pattern matches ("dir/*.xml").
+/* Loads one file, or every file a glob pattern matches (dir/NAME*.xml).
  * Returns 0, or -1 with *error naming the file and the problem (not
  * well-formed, not a CPA, missing cpaid, bad Start/End, duplicate cpaid,
  * a ChannelId that names no DeliveryChannel, no file matched, ...). */

@@ -94,11 +94,22 @@ int ebms_read(xmlDoc *doc, apr_pool_t *pool, ebms_message_t *out,
  * description of the conformance matrix. now is the arrival time.
  * Returns NULL when the message passes; then *channel is the sender's
  * DeliveryChannel for this action (for user messages) or the sender's
- * default MSH channel (for signals). */
+ * default MSH channel (for signals). On an error *channel is still set
+ * when the check that failed came after the channel was known (NULL
+ * before that: unknown CPA, party or action). channel may be NULL. */
 const ebms_error_t *ebms_check(const ebms_message_t *message,
                                const cpa_t *cpa, apr_time_t now,
                                apr_pool_t *pool,
                                const cpa_channel_t **channel);
+
+/* The RefToMessageId check of the matrix, left out of ebms_check because
+ * it needs the store: NULL when the message has no RefToMessageId or
+ * exists returns true for it, else ValueNotRecognized
+ * //Header/MessageHeader/MessageData/RefToMessageId "Value not found.". */
+const ebms_error_t *ebms_check_ref_to_message_id(
+    const ebms_message_t *message,
+    int (*exists)(void *context, const char *message_id), void *context,
+    apr_pool_t *pool);
 
 /* The Manifest's references: each must be "cid:" and name a part id for
  * which has_part returns true. Returns NULL or a MimeProblem error. */
@@ -106,6 +117,10 @@ const ebms_error_t *ebms_check_manifest(const ebms_message_t *message,
                                         int (*has_part)(void *context,
                                                         const char *cid),
                                         void *context, apr_pool_t *pool);
+
+/* The kind as its Action is named ("UserMessage" for a user message),
+ * for log lines. */
+const char *ebms_kind_name(ebms_kind_t kind);
 
 /* A new MessageId: "UUID@domain". */
 const char *ebms_new_message_id(const char *domain, apr_pool_t *pool);
@@ -155,6 +170,9 @@ typedef struct {
     const char *payload;            /* the StUF message, XML */
     apr_size_t payload_len;
     const char *payload_id;         /* Content-ID of the payload part */
+    int ack_requested_signed;       /* AckRequested eb:signed="true" (the
+                                       channel's ackSignatureRequested is
+                                       "always") */
 } ebms_user_message_t;
 
 /* The user message as a multipart/related body (SOAP part first, then

@@ -10,7 +10,9 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include "cpa.h"
 #include "lz.h"
+#include "mime.h"
 #include "report.h"
 #include "schema.h"
 #include "store.h"
@@ -30,6 +32,8 @@ typedef struct {
     const sz_schema_t *schema;      /* NULL: no schema check */
     lz_options_t lz;
     int allow_bare;                 /* accept a bare zakLk01 (CLI files) */
+    const cpa_registry_t *cpas;     /* StufLZCPA; NULL: no ebMS binding */
+    sz_mime_limits_t mime_limits;   /* ebMS multipart limits */
 } sz_process_config_t;
 
 typedef enum {
@@ -91,5 +95,32 @@ void sz_process_soap(const sz_process_config_t *config, store_t *store,
  * a wrong SOAPAction). */
 void sz_process_fault(const char *plek, const char *faultstring,
                       apr_pool_t *pool, sz_process_result_t *out);
+
+/* The outcome of one request on the ebMS binding. */
+typedef struct {
+    int http_status;                /* 200, 204, 500 or 503 */
+    const char *body;               /* SOAP envelope, NULL for 204 */
+    apr_size_t body_len;
+    const char *cpaid;              /* for logs, when known */
+    const char *message_id;
+    const char *kind;               /* what arrived: "zakLk01", "Ping", ... */
+    const char *signal;             /* what went back or was queued:
+                                       "Acknowledgment", "MessageError",
+                                       "Pong", "StatusResponse", NULL */
+    int signal_queued;              /* the signal waits in the outbox */
+    const char *error_code;         /* MessageError errorCode */
+    const char *error_location;
+    const char *log_text;           /* what went wrong, no payload */
+    int duplicate;                  /* a MessageId seen before */
+    sz_stuf_exam_t *exam;           /* the StUF payload's checks, or NULL */
+    store_result_t store;
+} sz_ebms_result_t;
+
+/* Handles one request on the ebMS binding: soap_action and content_type
+ * are the request's headers (either may be NULL). */
+void sz_process_ebms(const sz_process_config_t *config, store_t *store,
+                     const char *soap_action, const char *content_type,
+                     const char *body, apr_size_t len, apr_time_t now,
+                     apr_pool_t *pool, sz_ebms_result_t *out);
 
 #endif

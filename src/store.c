@@ -114,11 +114,51 @@ static void fail(store_result_t *result, const char *error)
     result->error = error;
 }
 
+/* The (CPAId, MessageId) key is built from both, so neither may be
+ * missing once a MessageId is given. */
+static const char *check_ebms(const store_message_t *message)
+{
+    if (message->ebms_message_id == NULL) {
+        return NULL;
+    }
+    if (message->ebms_cpaid == NULL || message->ebms_message_id[0] == '\0') {
+        return "ebMS message has no CPAId or an empty MessageId";
+    }
+    if (message->ebms_response == NULL && message->ebms_response_len) {
+        return "ebMS response has a length but no bytes";
+    }
+    return NULL;
+}
+
+static const char *check_outbox(const store_message_t *message)
+{
+    const store_outbox_entry_t *entry;
+    int i;
+
+    if (message->outbox_count < 0
+        || (message->outbox_count > 0 && message->outbox == NULL)) {
+        return "outbox count does not match the outbox";
+    }
+    for (i = 0; i < message->outbox_count; i++) {
+        entry = &message->outbox[i];
+        if (entry->payload == NULL && entry->payload_len) {
+            return "outbox entry has a length but no payload";
+        }
+        if (entry->ebms_message_id
+            && (entry->ebms_cpaid == NULL
+                || entry->ebms_message_id[0] == '\0')) {
+            return "outbox entry has no CPAId or an empty MessageId";
+        }
+    }
+    return NULL;
+}
+
 void store_apply(store_t *store, const store_message_t *message,
                  apr_pool_t *pool, store_result_t *result)
 {
     const lz_kennisgeving_t *kennisgeving;
     const char *status_key = NULL;
+    const char *error;
 
     memset(result, 0, sizeof(*result));
     if (store->handle == NULL) {
@@ -126,17 +166,28 @@ void store_apply(store_t *store, const store_message_t *message,
         return;
     }
 
-    /* Every backend keys the message on (zender, referentienummer), so a
-     * message without them cannot be stored anywhere. */
-    if (message == NULL || message->zender_key == NULL
-        || message->referentienummer == NULL
-        || message->referentienummer[0] == '\0') {
+    if (message == NULL) {
+        fail(result, "no message");
+        return;
+    }
+
+    /* Every backend keys a StUF message on (zender, referentienummer),
+     * so one without them can only be stored when that key is not
+     * wanted. */
+    if (!message->stufref_none
+        && (message->zender_key == NULL
+            || message->referentienummer == NULL
+            || message->referentienummer[0] == '\0')) {
         fail(result, "message has no zender or referentienummer");
         return;
     }
-    if (message->outbox && message->outbox->payload == NULL
-        && message->outbox->payload_len) {
-        fail(result, "outbox entry has a length but no payload");
+
+    error = check_ebms(message);
+    if (error == NULL) {
+        error = check_outbox(message);
+    }
+    if (error) {
+        fail(result, error);
         return;
     }
 
@@ -197,4 +248,28 @@ int store_get_stats(store_t *store, store_stats_t *stats)
         return -1;
     }
     return store->backend->get_stats(store->handle, stats);
+}
+
+int store_get_ebms(store_t *store, const char *cpaid,
+                   const char *message_id, apr_pool_t *pool,
+                   store_ebms_t *record)
+{
+    memset(record, 0, sizeof(*record));
+    if (store->handle == NULL || cpaid == NULL || message_id == NULL) {
+        return -1;
+    }
+    return store->backend->get_ebms(store->handle, cpaid, message_id, pool,
+                                    record);
+}
+
+int store_check_stufref(store_t *store, const char *zender_key,
+                        const char *referentienummer,
+                        const unsigned char digest[STORE_DIGEST_LEN])
+{
+    if (store->handle == NULL || zender_key == NULL
+        || referentienummer == NULL || digest == NULL) {
+        return -1;
+    }
+    return store->backend->check_stufref(store->handle, zender_key,
+                                         referentienummer, digest);
 }

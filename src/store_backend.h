@@ -17,8 +17,10 @@ typedef struct {
     const char **(*files)(void *backend, apr_pool_t *pool);
     int (*check_readers)(void *backend);
 
-    /* message is checked by store.c; status_key is the 17-digit key of
-     * message->kennisgeving, NULL when that is NULL. result arrives
+    /* message is checked by store.c (zender_key and referentienummer
+     * are set unless stufref_none; every outbox entry with an
+     * ebms_message_id has an ebms_cpaid); status_key is the 17-digit key
+     * of message->kennisgeving, NULL when that is NULL. result arrives
      * zeroed. */
     void (*apply)(void *backend, const store_message_t *message,
                   const char *status_key, apr_pool_t *pool,
@@ -32,6 +34,12 @@ typedef struct {
     int (*list_outbox)(void *backend, apr_pool_t *pool,
                        apr_array_header_t **entries);
     int (*get_stats)(void *backend, store_stats_t *stats);
+    int (*get_ebms)(void *backend, const char *cpaid,
+                    const char *message_id, apr_pool_t *pool,
+                    store_ebms_t *record);
+    int (*check_stufref)(void *backend, const char *zender_key,
+                         const char *referentienummer,
+                         const unsigned char *digest);
 } store_backend_t;
 
 extern const store_backend_t store_lmdb_backend;

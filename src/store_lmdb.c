@@ -1,10 +1,11 @@
 /* store_lmdb.c - the LMDB backend of the store: one environment per
  * process, shared by all httpd processes through LMDB's lock file, one
- * durable write transaction per received message. */
+ * durable write transaction per received message (StUF and ebMS alike). */
 #include "record.h"
 #include "store.h"
 #include "store_backend.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_file_info.h>
@@ -35,10 +36,27 @@
  * outbox   key  sequence, u64 big-endian, so a cursor walks in queue order
  *          [O]  destination, kind, partner, reference, state, attempts
  *               (u64), created, next_try, expires (u64 apr_time_t each),
- *               last_error, payload (bytes)
+ *               last_error, payload (bytes), content_type; content_type
+ *               came later and is absent from older records (read as
+ *               NULL)
+ * ebms     key  CPAId 0x00 MessageId (bytes as received; both directions:
+ *               MessageIds the partner sent us and ones we send)
+ *          [E]  state ("received" or "sent"), digest of the received
+ *               message (32 bytes; NULL for "sent"), the signal answered
+ *               synchronously (bytes or NULL), the asynchronous signal to
+ *               queue again for a duplicate (a nested [Q] record as bytes,
+ *               or NULL), recorded (u64), keep_until (u64)
+ *          [Q]  destination, kind, partner, reference, content_type,
+ *               payload (bytes), lifetime (u64 microseconds from queueing
+ *               to expiry; 0 = never), so a re-queued signal gets a fresh
+ *               expiry instead of one that may have passed
  * meta     key  "format", "applied", "replayed", "conflicting",
- *               "next_outbox"
+ *               "ebms_duplicates", "next_outbox"
  *          [M]  one u64
+ *
+ * The ebms db was added without a format change: a writable open creates
+ * it in an older store, a read-only open reads its absence as empty, and
+ * older code ignores it.
  *
  * Limitation: every process must open the environment with the same map
  * size (StufLZMapSize), because a process that finds the map grown by
@@ -49,16 +67,33 @@
 #define RECORD_STATUS  'S'
 #define RECORD_STUFREF 'R'
 #define RECORD_OUTBOX  'O'
+#define RECORD_EBMS    'E'
+#define RECORD_REQUEUE 'Q'
 #define RECORD_META    'M'
 
 #define STORE_FORMAT 1
 #define DEFAULT_MAP_SIZE ((apr_size_t)1 << 30)
 
-/* Room for the dbs below plus later ones (ebms) without a format bump. */
+/* Room for the dbs below plus later ones without a format bump. */
 #define MAX_DBS 16
 
 /* Not an LMDB code: a stored record that does not decode. */
 #define BAD_RECORD (MDB_LAST_ERRCODE + 1000)
+
+/* How long a MessageId is remembered when the caller names no time: the
+ * ebMS default of 5 days for retries, with room to spare. */
+#define EBMS_DEFAULT_KEEP apr_time_from_sec(30 * 86400)
+
+/* An ebms record, decoded or to encode (layout above). */
+typedef struct {
+    const char *state;
+    const unsigned char *digest;        /* STORE_DIGEST_LEN bytes or NULL */
+    const char *response;
+    apr_size_t response_len;
+    store_outbox_entry_t *requeue;      /* expires holds the lifetime */
+    apr_time_t recorded;
+    apr_time_t keep_until;
+} ebms_record_t;
 
 enum {
     DB_ZAAK,
@@ -67,6 +102,7 @@ enum {
     DB_STUFREF,
     DB_OUTBOX,
     DB_META,
+    DB_EBMS,
     DB_COUNT
 };
 
@@ -80,6 +116,7 @@ static const struct {
     [DB_STUFREF] = { "stufref", 0 },
     [DB_OUTBOX] = { "outbox", 0 },
     [DB_META] = { "meta", 0 },
+    [DB_EBMS] = { "ebms", 0 },
 };
 
 typedef struct {
@@ -136,15 +173,25 @@ static MDB_val string_val(const char *s)
 
 /* a 0x00 b: the separator sorts before every character of a, so all keys
  * that start with one a are adjacent. */
-static MDB_val pair_key(const char *a, const char *b, apr_pool_t *pool)
+static apr_size_t pair_len(const char *a, const char *b)
+{
+    return strlen(a) + 1 + strlen(b);
+}
+
+/* Builds the pair key in key, which holds pair_len(a, b) bytes. */
+static MDB_val pair_key_in(char *key, const char *a, const char *b)
 {
     apr_size_t a_len = strlen(a), b_len = strlen(b);
-    char *key = apr_palloc(pool, a_len + 1 + b_len);
 
     memcpy(key, a, a_len);
     key[a_len] = '\0';
     memcpy(key + a_len + 1, b, b_len);
     return bytes_val(key, a_len + 1 + b_len);
+}
+
+static MDB_val pair_key(const char *a, const char *b, apr_pool_t *pool)
+{
+    return pair_key_in(apr_palloc(pool, pair_len(a, b)), a, b);
 }
 
 static MDB_val sequence_key(apr_uint64_t sequence, unsigned char *buf)
@@ -285,6 +332,7 @@ static MDB_val encode_outbox(const store_outbox_entry_t *e,
     record_put_u64(&w, (apr_uint64_t)e->expires);
     record_put_string(&w, NULL);
     record_put_bytes(&w, e->payload ? e->payload : "", e->payload_len);
+    record_put_string(&w, e->content_type);
     return bytes_val(w.data, w.len);
 }
 
@@ -317,7 +365,118 @@ static int decode_outbox(const MDB_val *key, const MDB_val *val,
     if (payload) {
         o->payload = apr_pstrmemdup(pool, payload, o->payload_len);
     }
+
+    /* A record queued before content_type was stored ends here. */
+    if (!r.failed && r.pos < r.len) {
+        o->content_type = record_get_string(&r, pool);
+    }
     return r.failed ? BAD_RECORD : 0;
+}
+
+static MDB_val encode_ebms(const ebms_record_t *e, apr_pool_t *pool)
+{
+    const store_outbox_entry_t *q = e->requeue;
+    record_writer_t w, nested;
+
+    record_writer_init(&w, pool, RECORD_EBMS);
+    record_put_string(&w, e->state);
+    record_put_bytes(&w, e->digest, STORE_DIGEST_LEN);
+    record_put_bytes(&w, e->response, e->response_len);
+    if (q) {
+        record_writer_init(&nested, pool, RECORD_REQUEUE);
+        record_put_string(&nested, q->destination);
+        record_put_string(&nested, q->kind);
+        record_put_string(&nested, q->partner);
+        record_put_string(&nested, q->reference);
+        record_put_string(&nested, q->content_type);
+        record_put_bytes(&nested, q->payload ? q->payload : "",
+                         q->payload_len);
+        record_put_u64(&nested, (apr_uint64_t)q->expires);
+        record_put_bytes(&w, nested.data, nested.len);
+    }
+    else {
+        record_put_bytes(&w, NULL, 0);
+    }
+    record_put_u64(&w, (apr_uint64_t)e->recorded);
+    record_put_u64(&w, (apr_uint64_t)e->keep_until);
+    return bytes_val(w.data, w.len);
+}
+
+/* Everything is copied into pool: the map may move once the transaction
+ * ends, and a duplicate's answer outlives it. */
+static int decode_ebms(const MDB_val *val, apr_pool_t *pool,
+                       ebms_record_t *e)
+{
+    store_outbox_entry_t *q;
+    record_reader_t r, nested;
+    const void *bytes;
+    apr_size_t len;
+
+    memset(e, 0, sizeof(*e));
+    if (record_reader_init(&r, val->mv_data, val->mv_size, RECORD_EBMS)) {
+        return BAD_RECORD;
+    }
+    e->state = record_get_string(&r, pool);
+    bytes = record_get_bytes(&r, &len);
+    if (bytes && len == STORE_DIGEST_LEN) {
+        e->digest = apr_pmemdup(pool, bytes, len);
+    }
+    bytes = record_get_bytes(&r, &len);
+    if (bytes) {
+        e->response = apr_pstrmemdup(pool, bytes, len);
+        e->response_len = len;
+    }
+    bytes = record_get_bytes(&r, &len);
+    e->recorded = (apr_time_t)record_get_u64(&r);
+    e->keep_until = (apr_time_t)record_get_u64(&r);
+    if (r.failed || e->state == NULL) {
+        return BAD_RECORD;
+    }
+    if (bytes == NULL) {
+        return 0;
+    }
+
+    if (record_reader_init(&nested, bytes, len, RECORD_REQUEUE)) {
+        return BAD_RECORD;
+    }
+    q = apr_pcalloc(pool, sizeof(*q));
+    q->destination = record_get_string(&nested, pool);
+    q->kind = record_get_string(&nested, pool);
+    q->partner = record_get_string(&nested, pool);
+    q->reference = record_get_string(&nested, pool);
+    q->content_type = record_get_string(&nested, pool);
+    bytes = record_get_bytes(&nested, &q->payload_len);
+    if (bytes) {
+        q->payload = apr_pstrmemdup(pool, bytes, q->payload_len);
+    }
+    q->expires = (apr_time_t)record_get_u64(&nested);
+    e->requeue = q;
+    return nested.failed ? BAD_RECORD : 0;
+}
+
+/* The stored digest of a stufref record compared with digest: *same is
+ * 1 when equal; *answer (may be NULL) points into the map. */
+static int decode_stufref(const MDB_val *val, const unsigned char *digest,
+                          int *same, const void **answer,
+                          apr_size_t *answer_len)
+{
+    record_reader_t r;
+    const void *stored;
+    apr_size_t stored_len;
+
+    *same = 0;
+    if (record_reader_init(&r, val->mv_data, val->mv_size,
+                           RECORD_STUFREF)) {
+        return BAD_RECORD;
+    }
+    stored = record_get_bytes(&r, &stored_len);
+    *answer = record_get_bytes(&r, answer_len);
+    if (r.failed) {
+        return BAD_RECORD;
+    }
+    *same = stored && stored_len == STORE_DIGEST_LEN
+            && memcmp(stored, digest, STORE_DIGEST_LEN) == 0;
+    return 0;
 }
 
 /* ---- meta counters ---------------------------------------------------- */
@@ -564,7 +723,7 @@ static const char *newer_value(const char *sent, const char *stored)
     return sent ? sent : stored;
 }
 
-/* Step 2 of store_apply: the zaak, its status and the postbus. */
+/* Step 3 of lmdb_apply: the zaak, its status and the postbus. */
 static int apply_zaak(apply_t *a, const store_message_t *m,
                       const char *status_key, store_result_t *result)
 {
@@ -680,7 +839,8 @@ static int apply_zaak(apply_t *a, const store_message_t *m,
     return rc;
 }
 
-/* Step 4 of store_apply: queue the answer under the next sequence. */
+/* Queues one entry under the next sequence (step 6 of lmdb_apply, and
+ * the re-queued signal of an ebMS duplicate). */
 static int apply_outbox(apply_t *a, const store_outbox_entry_t *entry,
                         apr_time_t created)
 {
@@ -711,15 +871,94 @@ static int apply_outbox(apply_t *a, const store_outbox_entry_t *entry,
     return meta_put(s, a->txn, "next_outbox", next + 1, a->pool);
 }
 
+/* Remembers a MessageId. NOOVERWRITE: the lookup before found none, and a
+ * MessageId we generate twice must fail loudly rather than replace the
+ * record of the first. */
+static int put_ebms(apply_t *a, const char *cpaid, const char *message_id,
+                    const ebms_record_t *record)
+{
+    MDB_val key = pair_key(cpaid, message_id, a->pool);
+    MDB_val val = encode_ebms(record, a->pool);
+
+    return mdb_put(a->txn, a->store->dbi[DB_EBMS], &key, &val,
+                   MDB_NOOVERWRITE);
+}
+
+/* Step 5: the received MessageId, with what a duplicate gets again. */
+static int put_ebms_received(apply_t *a, const store_message_t *m)
+{
+    store_outbox_entry_t requeue;
+    ebms_record_t record;
+
+    memset(&record, 0, sizeof(record));
+    record.state = "received";
+    record.digest = m->ebms_digest;
+    record.response = m->ebms_response;
+    record.response_len = m->ebms_response_len;
+    record.recorded = m->received;
+    record.keep_until = m->ebms_keep_until ? m->ebms_keep_until
+                                           : m->received + EBMS_DEFAULT_KEEP;
+
+    /* The entry's expiry is kept as a lifetime: a duplicate arriving days
+     * later must queue a signal that has not expired already. */
+    if (m->ebms_requeue >= 0 && m->ebms_requeue < m->outbox_count) {
+        requeue = m->outbox[m->ebms_requeue];
+        if (requeue.expires) {
+            requeue.expires = requeue.expires > m->received
+                                  ? requeue.expires - m->received
+                                  : 1;
+        }
+        record.requeue = &requeue;
+    }
+
+    a->step = "ebms put";
+    return put_ebms(a, m->ebms_cpaid, m->ebms_message_id, &record);
+}
+
+/* Step 6: every outbox entry, and the MessageId of each ebMS message we
+ * send, so a reply naming it in RefToMessageId is recognised. */
+static int apply_outbox_entries(apply_t *a, const store_message_t *m)
+{
+    const store_outbox_entry_t *entry;
+    ebms_record_t sent;
+    int i, rc;
+
+    for (i = 0; i < m->outbox_count; i++) {
+        entry = &m->outbox[i];
+        rc = apply_outbox(a, entry, m->received);
+        if (rc) {
+            return rc;
+        }
+        if (entry->ebms_message_id == NULL) {
+            continue;
+        }
+
+        memset(&sent, 0, sizeof(sent));
+        sent.state = "sent";
+        sent.recorded = m->received;
+        sent.keep_until = entry->expires ? entry->expires
+                                         : m->received + EBMS_DEFAULT_KEEP;
+        a->step = "ebms sent put";
+        rc = put_ebms(a, entry->ebms_cpaid, entry->ebms_message_id, &sent);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* Keys longer than LMDB's limit would fail deep inside a transaction;
  * refuse them up front with a clear reason. */
 static const char *check_sizes(const lmdb_store_t *s,
                                const store_message_t *m)
 {
     const lz_kennisgeving_t *k = m->kennisgeving;
+    const store_outbox_entry_t *entry;
     apr_size_t limit = s->max_key;
+    int i;
 
-    if (strlen(m->zender_key) + 1 + strlen(m->referentienummer) > limit) {
+    if (!m->stufref_none
+        && pair_len(m->zender_key, m->referentienummer) > limit) {
         return "zender and referentienummer are too long for a key";
     }
     if (k && strlen(k->identificatie) + 1 + STORE_STATUS_KEY_LEN > limit) {
@@ -728,37 +967,49 @@ static const char *check_sizes(const lmdb_store_t *s,
     if (k && k->bsn && (strlen(k->bsn) == 0 || strlen(k->bsn) > limit)) {
         return "initiator has an unusable key length";
     }
+    if (m->ebms_message_id
+        && pair_len(m->ebms_cpaid, m->ebms_message_id) > limit) {
+        return "CPAId and MessageId are too long for a key";
+    }
     if (m->receipt_answer_len > 0xFFFFFFFEu
-        || (m->outbox && m->outbox->payload_len > 0xFFFFFFFEu)) {
+        || m->ebms_response_len > 0xFFFFFFFEu) {
         return "value is too large for a record";
+    }
+
+    for (i = 0; i < m->outbox_count; i++) {
+        entry = &m->outbox[i];
+        if (entry->payload_len > 0xFFFFFFFEu) {
+            return "value is too large for a record";
+        }
+        if (entry->ebms_message_id
+            && pair_len(entry->ebms_cpaid, entry->ebms_message_id)
+                   > limit) {
+            return "CPAId and MessageId of an outbox entry are too long "
+                   "for a key";
+        }
     }
     return NULL;
 }
 
-/* Replay or conflict: the message is not applied, only counted. */
-static void answer_known(apply_t *a, const store_message_t *m,
-                         const MDB_val *stored, store_result_t *result)
+/* Ends an apply that failed: nothing is kept and result says why. */
+static void apply_failed(apply_t *a, int rc, int txn_open,
+                         store_result_t *result)
 {
-    lmdb_store_t *s = a->store;
-    record_reader_t r;
-    const void *digest = NULL, *answer = NULL;
-    apr_size_t digest_len = 0, answer_len = 0;
+    if (txn_open) {
+        mdb_txn_abort(a->txn);
+    }
+    memset(result, 0, sizeof(*result));
+    result->outcome = rc == MDB_MAP_FULL ? STORE_FULL : STORE_FAILED;
+    result->error = apr_psprintf(a->pool, "%s: %s", a->step, lmdb_error(rc));
+}
+
+/* A StUF replay or conflict: the message is not applied, only counted. */
+static void answer_known(apply_t *a, int same, const void *answer,
+                         apr_size_t answer_len, store_result_t *result)
+{
     const char *counter;
 
-    if (record_reader_init(&r, stored->mv_data, stored->mv_size,
-                           RECORD_STUFREF) == 0) {
-        digest = record_get_bytes(&r, &digest_len);
-        answer = record_get_bytes(&r, &answer_len);
-    }
-    if (r.failed) {
-        mdb_txn_abort(a->txn);
-        result->outcome = STORE_FAILED;
-        result->error = "stufref lookup: stored record is unreadable";
-        return;
-    }
-
-    if (digest && digest_len == STORE_DIGEST_LEN
-        && memcmp(digest, m->digest, STORE_DIGEST_LEN) == 0) {
+    if (same) {
         result->outcome = STORE_REPLAY;
         if (answer) {
             result->receipt_answer = apr_pstrmemdup(a->pool, answer,
@@ -774,7 +1025,7 @@ static void answer_known(apply_t *a, const store_message_t *m,
 
     /* The counter is the only change and is best effort: a full map or a
      * failed commit does not change the answer. */
-    if (meta_bump(s, a->txn, counter, a->pool) != 0) {
+    if (meta_bump(a->store, a->txn, counter, a->pool) != 0) {
         mdb_txn_abort(a->txn);
         return;
     }
@@ -782,6 +1033,67 @@ static void answer_known(apply_t *a, const store_message_t *m,
     mdb_txn_commit(a->txn);
 }
 
+/* Step 1 found the MessageId: a resend gets the first answer again, an
+ * asynchronous one by queueing the stored signal once more. */
+static void answer_ebms_known(apply_t *a, const store_message_t *m,
+                              const MDB_val *stored, store_result_t *result)
+{
+    ebms_record_t known;
+    store_outbox_entry_t requeue;
+    int rc;
+
+    rc = decode_ebms(stored, a->pool, &known);
+    if (rc) {
+        apply_failed(a, rc, 1, result);
+        return;
+    }
+
+    /* Other content under a MessageId we have, or the partner reusing
+     * one of the MessageIds we sent: not a resend, so nothing is kept. */
+    if (strcmp(known.state, "received") != 0 || known.digest == NULL
+        || memcmp(known.digest, m->ebms_digest, STORE_DIGEST_LEN) != 0) {
+        mdb_txn_abort(a->txn);
+        result->outcome = STORE_EBMS_CONFLICT;
+        return;
+    }
+
+    result->outcome = STORE_EBMS_DUPLICATE;
+    result->receipt_answer = known.response;
+    result->receipt_answer_len = known.response_len;
+
+    /* Only the counter changes: best effort, like a StUF replay. */
+    if (known.requeue == NULL) {
+        if (meta_bump(a->store, a->txn, "ebms_duplicates", a->pool) != 0) {
+            mdb_txn_abort(a->txn);
+            return;
+        }
+        mdb_txn_commit(a->txn);
+        return;
+    }
+
+    /* The re-queued signal is the answer, so it must be durable. */
+    requeue = *known.requeue;
+    requeue.expires = requeue.expires ? m->received + requeue.expires : 0;
+    rc = apply_outbox(a, &requeue, m->received);
+    if (rc == 0) {
+        a->step = "counters";
+        rc = meta_bump(a->store, a->txn, "ebms_duplicates", a->pool);
+    }
+    if (rc) {
+        apply_failed(a, rc, 1, result);
+        return;
+    }
+
+    a->step = "commit";
+    rc = mdb_txn_commit(a->txn);
+    if (rc) {
+        apply_failed(a, rc, 0, result);
+    }
+}
+
+/* The steps are numbered as in the contract: (1) ebMS duplicate check,
+ * (2) StUF replay check, (3) zaak, (4) stufref, (5) ebMS record,
+ * (6) outbox, (7) counters and commit. */
 static void lmdb_apply(void *backend, const store_message_t *m,
                        const char *status_key, apr_pool_t *pool,
                        store_result_t *result)
@@ -789,8 +1101,10 @@ static void lmdb_apply(void *backend, const store_message_t *m,
     lmdb_store_t *s = backend;
     apply_t a = { s, NULL, pool, "begin" };
     MDB_val key, val;
+    const void *answer;
+    apr_size_t answer_len;
     const char *refused;
-    int rc;
+    int rc, same;
 
     if (s->read_only) {
         result->outcome = STORE_FAILED;
@@ -806,43 +1120,81 @@ static void lmdb_apply(void *backend, const store_message_t *m,
 
     rc = begin_txn(s, 0, &a.txn);
     if (rc) {
-        goto failed;
-    }
-
-    a.step = "stufref lookup";
-    key = pair_key(m->zender_key, m->referentienummer, pool);
-    rc = mdb_get(a.txn, s->dbi[DB_STUFREF], &key, &val);
-    if (rc == 0) {
-        answer_known(&a, m, &val, result);
+        apply_failed(&a, rc, 0, result);
         return;
     }
-    if (rc != MDB_NOTFOUND) {
-        goto abort;
+
+    if (m->ebms_message_id) {
+        a.step = "ebms lookup";
+        key = pair_key(m->ebms_cpaid, m->ebms_message_id, pool);
+        rc = mdb_get(a.txn, s->dbi[DB_EBMS], &key, &val);
+        if (rc == 0) {
+            answer_ebms_known(&a, m, &val, result);
+            return;
+        }
+        if (rc != MDB_NOTFOUND) {
+            goto abort;
+        }
     }
 
-    if (m->kennisgeving) {
+    /* On ebMS a known StUF message under a new MessageId is a resend by a
+     * new ebMS message: the zaak is not touched again, but the new
+     * MessageId and its answers are kept like any other. */
+    if (!m->stufref_none) {
+        a.step = "stufref lookup";
+        key = pair_key(m->zender_key, m->referentienummer, pool);
+        rc = mdb_get(a.txn, s->dbi[DB_STUFREF], &key, &val);
+        if (rc == 0) {
+            rc = decode_stufref(&val, m->digest, &same, &answer,
+                                &answer_len);
+            if (rc) {
+                goto abort;
+            }
+            if (!same || m->ebms_message_id == NULL) {
+                answer_known(&a, same, answer, answer_len, result);
+                return;
+            }
+            result->stuf_replayed = 1;
+        }
+        else if (rc != MDB_NOTFOUND) {
+            goto abort;
+        }
+    }
+
+    if (m->kennisgeving && !result->stuf_replayed) {
         rc = apply_zaak(&a, m, status_key, result);
         if (rc) {
             goto abort;
         }
     }
 
-    a.step = "stufref put";
-    val = encode_stufref(m, pool);
-    rc = mdb_put(a.txn, s->dbi[DB_STUFREF], &key, &val, MDB_NOOVERWRITE);
-    if (rc) {
-        goto abort;
-    }
-
-    if (m->outbox) {
-        rc = apply_outbox(&a, m->outbox, m->received);
+    if (!m->stufref_none && !result->stuf_replayed) {
+        a.step = "stufref put";
+        val = encode_stufref(m, pool);
+        rc = mdb_put(a.txn, s->dbi[DB_STUFREF], &key, &val,
+                     MDB_NOOVERWRITE);
         if (rc) {
             goto abort;
         }
     }
 
+    if (m->ebms_message_id) {
+        rc = put_ebms_received(&a, m);
+        if (rc) {
+            goto abort;
+        }
+    }
+
+    rc = apply_outbox_entries(&a, m);
+    if (rc) {
+        goto abort;
+    }
+
     a.step = "counters";
     rc = meta_bump(s, a.txn, "applied", pool);
+    if (rc == 0 && result->stuf_replayed) {
+        rc = meta_bump(s, a.txn, "replayed", pool);
+    }
     if (rc) {
         goto abort;
     }
@@ -851,17 +1203,14 @@ static void lmdb_apply(void *backend, const store_message_t *m,
     a.step = "commit";
     rc = mdb_txn_commit(a.txn);
     if (rc) {
-        goto failed;
+        apply_failed(&a, rc, 0, result);
+        return;
     }
     result->outcome = STORE_APPLIED;
     return;
 
 abort:
-    mdb_txn_abort(a.txn);
-failed:
-    memset(result, 0, sizeof(*result));
-    result->outcome = rc == MDB_MAP_FULL ? STORE_FULL : STORE_FAILED;
-    result->error = apr_psprintf(pool, "%s: %s", a.step, lmdb_error(rc));
+    apply_failed(&a, rc, 1, result);
 }
 
 /* ---- read side -------------------------------------------------------- */
@@ -1009,6 +1358,7 @@ static int lmdb_get_stats(void *backend, store_stats_t *stats)
         [DB_POSTBUS] = &stats->postbus_entries,
         [DB_STUFREF] = &stats->stufrefs,
         [DB_OUTBOX] = &stats->outbox_entries,
+        [DB_EBMS] = &stats->ebms_messages,
     };
     MDB_envinfo info;
     MDB_stat stat;
@@ -1033,6 +1383,9 @@ static int lmdb_get_stats(void *backend, store_stats_t *stats)
     if (rc == 0) {
         rc = meta_get(s, txn, "conflicting", &stats->messages_conflicting);
     }
+    if (rc == 0) {
+        rc = meta_get(s, txn, "ebms_duplicates", &stats->ebms_duplicates);
+    }
     mdb_txn_abort(txn);
 
     if (rc == 0) {
@@ -1049,6 +1402,78 @@ static int lmdb_get_stats(void *backend, store_stats_t *stats)
     return 0;
 }
 
+static int lmdb_get_ebms(void *backend, const char *cpaid,
+                         const char *message_id, apr_pool_t *pool,
+                         store_ebms_t *record)
+{
+    lmdb_store_t *s = backend;
+    ebms_record_t known;
+    MDB_val key, val;
+    MDB_txn *txn;
+    int rc;
+
+    /* A key LMDB cannot hold was never stored. */
+    if (!s->present[DB_EBMS] || pair_len(cpaid, message_id) > s->max_key) {
+        return 1;
+    }
+    if (begin_txn(s, MDB_RDONLY, &txn)) {
+        return -1;
+    }
+    key = pair_key(cpaid, message_id, pool);
+    rc = mdb_get(txn, s->dbi[DB_EBMS], &key, &val);
+    if (rc == 0) {
+        rc = decode_ebms(&val, pool, &known);
+    }
+    mdb_txn_abort(txn);
+    if (rc) {
+        return rc == MDB_NOTFOUND ? 1 : -1;
+    }
+
+    record->state = known.state;
+    record->recorded = known.recorded;
+    record->keep_until = known.keep_until;
+    return 0;
+}
+
+static int lmdb_check_stufref(void *backend, const char *zender_key,
+                              const char *referentienummer,
+                              const unsigned char *digest)
+{
+    lmdb_store_t *s = backend;
+    apr_size_t key_len = pair_len(zender_key, referentienummer);
+    const void *answer;
+    apr_size_t answer_len;
+    MDB_val key, val;
+    MDB_txn *txn;
+    char *buf;
+    int rc, same;
+
+    if (!s->present[DB_STUFREF] || key_len > s->max_key) {
+        return 0;
+    }
+
+    /* The caller gives no pool; the key is small and freed here. */
+    buf = malloc(key_len);
+    if (buf == NULL) {
+        return -1;
+    }
+    key = pair_key_in(buf, zender_key, referentienummer);
+
+    rc = begin_txn(s, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = mdb_get(txn, s->dbi[DB_STUFREF], &key, &val);
+        if (rc == 0) {
+            rc = decode_stufref(&val, digest, &same, &answer, &answer_len);
+        }
+        mdb_txn_abort(txn);
+    }
+    free(buf);
+    if (rc) {
+        return rc == MDB_NOTFOUND ? 0 : -1;
+    }
+    return same ? 1 : 2;
+}
+
 const store_backend_t store_lmdb_backend = {
     "lmdb",
     lmdb_open,
@@ -1060,4 +1485,6 @@ const store_backend_t store_lmdb_backend = {
     lmdb_list_postbus,
     lmdb_list_outbox,
     lmdb_get_stats,
+    lmdb_get_ebms,
+    lmdb_check_stufref,
 };

@@ -47,8 +47,12 @@ LoadModule stuflz_module $root/build/mod_stuflz.so
 StufLZStore lmdb:$var/store
 StufLZSchema $root/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363
+StufLZCPA $root/conf/lz-example-cpa.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
+</Location>
+<Location /lz/ebms>
+    SetHandler stuflz-ebms
 </Location>
 CONF
 close $fh;
@@ -61,6 +65,12 @@ Store: $var/store. Post the example kennisgeving with:
   curl -s -H 'Content-Type: text/xml; charset=utf-8' \\
        -H 'SOAPAction: "http://www.egem.nl/StUF/sector/zkn/0310/zakLk01"' \\
        --data-binary \@$example http://127.0.0.1:$port/lz/stuf
+
+Or send it as a municipality's MSH would, over ebMS (Digikoppeling),
+with the example CPA:
+
+  $root/build/stuflz send --cpa $root/conf/lz-example-cpa.xml \\
+       http://127.0.0.1:$port/lz/ebms $example
 
 Then look at what LZ stored:
 

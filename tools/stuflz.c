@@ -9,11 +9,15 @@
 #include <apr_file_io.h>
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 
+#include "cpa.h"
+#include "ebms.h"
 #include "lz.h"
 #include "process.h"
+#include "xml.h"
 #include "schema.h"
 #include "store.h"
 #include "tz.h"
@@ -29,10 +33,16 @@ static void usage(void)
         "                       [--partner OIN CODE[,CODE]]... FILE...\n"
         "       stuflz show --store lmdb:DIR (--zaak ID | --bsn BSN |\n"
         "                   --outbox | --stats)\n"
+        "       stuflz send --cpa CPA [--async] [--cert PEM --key PEM]\n"
+        "                   [--cacert PEM] URL FILE\n"
         "\n"
         "validate prints the functional answer (Bv01, Fo01 or Fo03) of\n"
         "each file and exits 0 when all would get a Bv01, 1 otherwise.\n"
-        "Without --partner, the sender and gemeentecode checks are off.\n");
+        "Without --partner, the sender and gemeentecode checks are off.\n"
+        "send wraps the zakLk01 in FILE in an ebMS message per the CPA,\n"
+        "as a municipal application's MSH would, POSTs it to URL and\n"
+        "prints the signal it gets back (exit 0: Acknowledgment, or 204\n"
+        "with --async / an asynchronous channel; 1: anything else).\n");
 }
 
 /* The schema next to the binary when run from a checkout, else the
@@ -382,6 +392,258 @@ static int command_show(int argc, char **argv, apr_pool_t *pool)
     return 0;
 }
 
+/* The StUF message of a file: a bare element or a SOAP envelope's body
+ * element, as a document of its own (namespaces reconciled). */
+static const char *payload_of(const char *data, apr_size_t len,
+                              apr_pool_t *pool, xmlNode **element,
+                              const char **error)
+{
+    xmlDoc *doc = sz_xml_parse(data, len, pool, error);
+    xmlDoc *copy;
+    xmlNode *root;
+    xmlChar *text = NULL;
+    int size = 0;
+    const char *result;
+
+    if (doc == NULL) {
+        return NULL;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (sz_xml_is(root, SZ_NS_SOAP11, "Envelope")) {
+        root = sz_xml_soap_body_child(doc, error);
+        if (root == NULL) {
+            return NULL;
+        }
+    }
+    copy = xmlNewDoc((const xmlChar *)"1.0");
+    xmlDocSetRootElement(copy, xmlDocCopyNode(root, copy, 1));
+    xmlReconciliateNs(copy, xmlDocGetRootElement(copy));
+    xmlDocDumpMemoryEnc(copy, &text, &size, "UTF-8");
+    result = apr_pstrmemdup(pool, (const char *)text, (apr_size_t)size);
+    xmlFree(text);
+    xmlFreeDoc(copy);
+    *element = root;
+    return result;
+}
+
+/* The party, role and action of the CPA that sends this message. */
+static int sending_side(const cpa_t *cpa, const char *action,
+                        const cpa_party_t **party, const cpa_role_t **role,
+                        const cpa_action_t **binding)
+{
+    int p;
+    int i;
+
+    for (p = 0; p < 2; p++) {
+        for (i = 0; i < cpa->party[p].roles->nelts; i++) {
+            const cpa_role_t *r = &APR_ARRAY_IDX(cpa->party[p].roles, i,
+                                                 cpa_role_t);
+            const cpa_action_t *a = cpa_find_action(r, action, 1);
+
+            if (a) {
+                *party = &cpa->party[p];
+                *role = r;
+                *binding = a;
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+static size_t collect(char *data, size_t size, size_t count, void *context)
+{
+    apr_array_header_t *buffer = context;
+    size_t n = size * count;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        *(char *)apr_array_push(buffer) = data[i];
+    }
+    return n;
+}
+
+static int command_send(int argc, char **argv, apr_pool_t *pool)
+{
+    const char *cpa_path = NULL;
+    const char *cert = NULL;
+    const char *key = NULL;
+    const char *cacert = NULL;
+    const char *error = NULL;
+    const char *url;
+    const char *file;
+    int force_async = 0;
+    cpa_registry_t *cpas;
+    const cpa_t *cpa;
+    const cpa_party_t *party;
+    const cpa_party_t *other;
+    const cpa_role_t *role;
+    const cpa_role_t *other_role = NULL;
+    const cpa_action_t *binding;
+    const cpa_channel_t *channel;
+    stuf_stuurgegevens_t sg;
+    ebms_user_message_t um;
+    xmlNode *element;
+    const char *payload;
+    const char *content_type;
+    const char *body;
+    apr_size_t body_len;
+    char *data;
+    apr_size_t len;
+    apr_array_header_t *response;
+    struct curl_slist *headers = NULL;
+    CURL *curl;
+    CURLcode rc;
+    long status = 0;
+    int i;
+
+    for (i = 2; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--cpa") == 0 && i + 1 < argc) {
+            cpa_path = argv[++i];
+        }
+        else if (strcmp(argv[i], "--async") == 0) {
+            force_async = 1;
+        }
+        else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc) {
+            cert = argv[++i];
+        }
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
+        }
+        else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc) {
+            cacert = argv[++i];
+        }
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (cpa_path == NULL || i + 2 != argc) {
+        usage();
+        return 2;
+    }
+    url = argv[i];
+    file = argv[i + 1];
+
+    /* 1. The CPA and the zakLk01. */
+    xmlInitParser();
+    cpas = cpa_registry_make(pool);
+    if (cpa_registry_load(cpas, cpa_path, pool, &error) != 0 ||
+        cpa_registry_count(cpas) != 1) {
+        fprintf(stderr, "stuflz: %s: %s\n", cpa_path,
+                error ? error : "one CPA expected");
+        return 2;
+    }
+    cpa = APR_ARRAY_IDX(cpa_all(cpas), 0, const cpa_t *);
+    if (read_file(file, pool, &data, &len) != 0) {
+        fprintf(stderr, "stuflz: cannot read %s\n", file);
+        return 2;
+    }
+    payload = payload_of(data, len, pool, &element, &error);
+    if (payload == NULL) {
+        fprintf(stderr, "stuflz: %s: %s\n", file, error);
+        return 2;
+    }
+
+    /* 2. The ebMS header as the CPA prescribes it for this action. */
+    if (sending_side(cpa, (const char *)element->name, &party, &role,
+                     &binding) != 0) {
+        fprintf(stderr, "stuflz: the CPA has no party that can send %s\n",
+                element->name);
+        return 2;
+    }
+    other = cpa_other_party(cpa, party);
+    for (i = 0; i < other->roles->nelts; i++) {
+        const cpa_role_t *r = &APR_ARRAY_IDX(other->roles, i, cpa_role_t);
+
+        if (cpa_find_action(r, binding->action, 0)) {
+            other_role = r;
+            break;
+        }
+    }
+    channel = cpa_channel(cpa, binding->channel_id);
+    memset(&um, 0, sizeof(um));
+    um.cpaid = cpa->cpaid;
+    um.from = &APR_ARRAY_IDX(party->party_ids, 0, cpa_party_id_t);
+    um.from_role = role->role;
+    um.to = &APR_ARRAY_IDX(other->party_ids, 0, cpa_party_id_t);
+    um.to_role = other_role ? other_role->role : NULL;
+    um.service = role->service;
+    um.service_type = role->service_type;
+    um.action = binding->action;
+    if (stuf_read_stuurgegevens(element, pool, &sg) == 0 &&
+        sg.referentienummer) {
+        um.message_id = ebms_stuf_message_id(sg.referentienummer,
+                                             sg.zender.organisatie,
+                                             sg.zender.applicatie,
+                                             sg.zender.administratie, pool);
+    }
+    else {
+        um.message_id = ebms_new_message_id("stuflz.send", pool);
+    }
+    um.conversation_id = um.message_id;
+    um.timestamp = apr_time_now();
+    if (channel && channel->retries >= 0 && channel->retry_interval > 0) {
+        um.time_to_live = um.timestamp + (channel->retries + 1) *
+                                             channel->retry_interval;
+    }
+    um.ack_requested = channel && channel->ack_requested &&
+                       strcmp(channel->ack_requested, "always") == 0;
+    um.duplicate_elimination = channel && channel->duplicate_elimination &&
+        strcmp(channel->duplicate_elimination, "always") == 0;
+    um.sync_reply = !force_async && channel && channel->sync_reply_mode &&
+                    strcmp(channel->sync_reply_mode, "none") != 0;
+    um.payload = payload;
+    um.payload_len = strlen(payload);
+    um.payload_id = apr_pstrcat(pool, "payload-", um.message_id, NULL);
+    body = ebms_build_user_message(&um, pool, &content_type, &body_len);
+
+    /* 3. POST it and show what comes back. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl = curl_easy_init();
+    response = apr_array_make(pool, 4096, 1);
+    headers = curl_slist_append(headers, apr_pstrcat(pool, "Content-Type: ",
+                                                     content_type, NULL));
+    headers = curl_slist_append(headers, "SOAPAction: \"ebXML\"");
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (cert) {
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
+    }
+    if (key) {
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, key);
+    }
+    if (cacert) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
+    }
+    rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "stuflz: %s: %s\n", url, curl_easy_strerror(rc));
+        return 1;
+    }
+
+    *(char *)apr_array_push(response) = '\0';
+    printf("MessageId: %s\nHTTP %ld\n%s\n", um.message_id, status,
+           response->elts);
+    if (status == 204) {
+        return um.sync_reply ? 1 : 0;
+    }
+    return status == 200 && strstr(response->elts, "Acknowledgment") &&
+           !strstr(response->elts, "ErrorList") ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     apr_pool_t *pool;
@@ -398,6 +660,9 @@ int main(int argc, char **argv)
     }
     else if (strcmp(argv[1], "show") == 0) {
         rv = command_show(argc, argv, pool);
+    }
+    else if (strcmp(argv[1], "send") == 0) {
+        rv = command_send(argc, argv, pool);
     }
     else {
         usage();

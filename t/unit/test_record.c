@@ -26,8 +26,8 @@ typedef struct {
 
 static const char binary[] = { 'a', '\0', (char)0xFF, '\n', (char)0x80, 'z' };
 
-/* Shapes of the store's records (zaak, status, stufref, outbox, meta),
- * with NULL, empty and binary values in them. */
+/* Shapes of the store's records (zaak, status, stufref, outbox, ebms,
+ * requeue, meta), with NULL, empty and binary values in them. */
 static const field_t zaak_fields[] = {
     { 's', "0363ZAAK1", 9, 0 }, { 's', "Omgevingsvergunning", 19, 0 },
     { 's', NULL, 0, 0 }, { 's', "", 0, 0 }, { 's', "20240101", 8, 0 },
@@ -52,6 +52,43 @@ static const field_t outbox_fields[] = {
     { 'u', NULL, 0, 5 }, { 'u', NULL, 0, 0 }, { 's', NULL, 0, 0 },
     { 'b', "", 0, 0 },
 };
+/* The outbox record since content_type was appended. */
+static const field_t outbox_typed_fields[] = {
+    { 's', "ebms:cpa-1", 10, 0 }, { 's', "Acknowledgment", 14, 0 },
+    { 's', "00000001234567890000", 20, 0 }, { 's', "ack-1", 5, 0 },
+    { 's', "queued", 6, 0 }, { 'u', NULL, 0, 0 }, { 'u', NULL, 0, 5 },
+    { 'u', NULL, 0, 5 }, { 'u', NULL, 0, 9 }, { 's', NULL, 0, 0 },
+    { 'b', binary, sizeof(binary), 0 },
+    { 's', "text/xml; charset=UTF-8", 23, 0 },
+};
+/* A requeue record: destination, kind, partner, reference, content_type,
+ * payload, lifetime. */
+static const char requeue_record[] =
+    "\x01Q"
+    "\x00\x00\x00\x0a" "ebms:cpa-1"
+    "\x00\x00\x00\x0e" "Acknowledgment"
+    "\xff\xff\xff\xff"
+    "\x00\x00\x00\x05" "ack-1"
+    "\xff\xff\xff\xff"
+    "\x00\x00\x00\x00"
+    "\x00\x00\x00\x00\x00\x00\x0e\x10";
+static const field_t ebms_received_fields[] = {
+    { 's', "received", 8, 0 },
+    { 'b', "0123456789abcdef0123456789ABCDEF", 32, 0 },
+    { 'b', NULL, 0, 0 },
+    { 'b', requeue_record, sizeof(requeue_record) - 1, 0 },
+    { 'u', NULL, 0, 1700000000000000 }, { 'u', NULL, 0, 1700432000000000 },
+};
+static const field_t ebms_sent_fields[] = {
+    { 's', "sent", 4, 0 }, { 'b', NULL, 0, 0 },
+    { 'b', binary, sizeof(binary), 0 }, { 'b', NULL, 0, 0 },
+    { 'u', NULL, 0, 1700000000000000 }, { 'u', NULL, 0, 0 },
+};
+static const field_t requeue_fields[] = {
+    { 's', "ebms:cpa-1", 10, 0 }, { 's', "Acknowledgment", 14, 0 },
+    { 's', NULL, 0, 0 }, { 's', "ack-1", 5, 0 }, { 's', NULL, 0, 0 },
+    { 'b', "", 0, 0 }, { 'u', NULL, 0, 3600 },
+};
 static const field_t meta_fields[] = {
     { 'u', NULL, 0, 42 },
 };
@@ -64,6 +101,10 @@ static const layout_t layouts[] = {
     LAYOUT("status", 'S', status_fields),
     LAYOUT("stufref", 'R', stufref_fields),
     LAYOUT("outbox", 'O', outbox_fields),
+    LAYOUT("outbox with content_type", 'O', outbox_typed_fields),
+    LAYOUT("ebms received", 'E', ebms_received_fields),
+    LAYOUT("ebms sent", 'E', ebms_sent_fields),
+    LAYOUT("requeue", 'Q', requeue_fields),
     LAYOUT("meta", 'M', meta_fields),
 };
 
@@ -164,6 +205,66 @@ static void test_null_and_empty_differ(apr_pool_t *pool)
     b = record_get_bytes(&r, &len);
     tap_ok(b != NULL && len == 0, "empty bytes read as non-NULL, length 0");
     tap_ok(!r.failed && r.pos == r.len, "reader consumed the whole record");
+}
+
+/* Reads the first count fields of layout, whatever their kind. */
+static void read_fields(const layout_t *layout, int count,
+                        record_reader_t *r, apr_pool_t *pool)
+{
+    apr_size_t len;
+    int i;
+
+    for (i = 0; i < count; i++) {
+        if (layout->fields[i].kind == 'u') {
+            record_get_u64(r);
+        }
+        else {
+            record_get_bytes(r, &len);
+        }
+    }
+}
+
+/* The store reads a field appended later (outbox content_type) only when
+ * bytes are left after the last old field: that must be exactly the
+ * case for a record written with it, and never for one written without. */
+static void test_appended_field_detectable(apr_pool_t *pool)
+{
+    const layout_t *old = &layouts[3], *typed = &layouts[4];
+    record_writer_t w;
+    record_reader_t r;
+
+    encode(old, pool, &w);
+    record_reader_init(&r, w.data, w.len, 'O');
+    read_fields(old, old->count - 1, &r, pool);
+    tap_ok(r.pos < r.len, "old outbox record: payload still to read");
+    read_fields(old, old->count, &r, pool);
+    tap_ok(r.failed, "reading past the old record's end fails");
+    record_reader_init(&r, w.data, w.len, 'O');
+    read_fields(old, old->count, &r, pool);
+    tap_ok(!r.failed && r.pos == r.len,
+           "old outbox record ends right after its payload");
+
+    encode(typed, pool, &w);
+    record_reader_init(&r, w.data, w.len, 'O');
+    read_fields(typed, old->count, &r, pool);
+    tap_ok(!r.failed && r.pos < r.len,
+           "new outbox record has bytes left after its payload");
+    tap_is(record_get_string(&r, pool), "text/xml; charset=UTF-8",
+           "and they are the content_type");
+}
+
+/* The requeue entry travels as a nested record inside the ebms one. */
+static void test_nested_record(apr_pool_t *pool)
+{
+    const layout_t *requeue = &layouts[7];
+    record_writer_t w;
+
+    encode(requeue, pool, &w);
+    tap_ok(w.len == sizeof(requeue_record) - 1
+           && memcmp(w.data, requeue_record, w.len) == 0,
+           "requeue record encodes to the bytes nested in the ebms one");
+    tap_is_int(decode(requeue, requeue_record, sizeof(requeue_record) - 1,
+                      pool), 1, "nested requeue record decodes");
 }
 
 static void test_large_field(apr_pool_t *pool)
@@ -294,6 +395,8 @@ int main(void)
 
     test_round_trips(pool);
     test_null_and_empty_differ(pool);
+    test_appended_field_detectable(pool);
+    test_nested_record(pool);
     test_large_field(pool);
     test_header_checked(pool);
     test_huge_length_refused(pool);

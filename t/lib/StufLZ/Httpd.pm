@@ -90,8 +90,12 @@ $mpm_conf
 StufLZStore lmdb:$self->{dir}/store
 StufLZSchema $ROOT/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord
+StufLZCPA $ROOT/conf/lz-example-cpa.xml $ROOT/conf/lz-example-cpa-async.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
+</Location>
+<Location /lz/ebms>
+    SetHandler stuflz-ebms
 </Location>
 $self->{conf}
 CONF
@@ -175,6 +179,17 @@ sub post {
     return $http->request('POST', $self->url($path), {
         headers => { 'Content-Type' => 'text/xml; charset=utf-8',
                      %headers },
+        content => $body,
+    });
+}
+
+# post_ebms(content_type, body, soap_action) -> HTTP::Tiny response
+sub post_ebms {
+    my ($self, $content_type, $body, $action) = @_;
+    my $http = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    return $http->request('POST', $self->url('/lz/ebms'), {
+        headers => { 'Content-Type' => $content_type,
+                     SOAPAction => $action // '"ebXML"' },
         content => $body,
     });
 }
