@@ -11,6 +11,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "http_ssl.h"
 #include "mpm_common.h"
 #include "unixd.h"
 
@@ -23,6 +24,7 @@
 #include "process.h"
 #include "schema.h"
 #include "store.h"
+#include "tls.h"
 #include "tz.h"
 
 /* Our own message tags; httpd's AH numbers are for httpd itself. */
@@ -53,6 +55,10 @@ typedef struct {
     apr_interval_time_t skew;       /* StufLZClockSkew */
     int skew_set;
     apr_array_header_t *cpa_patterns;   /* StufLZCPA */
+    int require_certificate;        /* StufLZRequireClientCertificate:
+                                       -1 unset (On on TLS), 0, 1 */
+    const char *certificate_header; /* StufLZClientCertificateHeader */
+    apr_array_header_t *trusted_proxies;  /* StufLZTrustedProxy */
 
     /* Set up in post_config. */
     sz_process_config_t process;
@@ -69,6 +75,9 @@ static void *create_server(apr_pool_t *pool, server_rec *s)
     conf->partners = apr_hash_make(pool);
     conf->max_message_size = -1;
     conf->cpa_patterns = apr_array_make(pool, 2, sizeof(const char *));
+    conf->require_certificate = -1;
+    conf->trusted_proxies = apr_array_make(pool, 2,
+                                           sizeof(apr_ipsubnet_t *));
     return conf;
 }
 
@@ -96,6 +105,15 @@ static void *merge_server(apr_pool_t *pool, void *base_v, void *add_v)
     conf->skew_set = add->skew_set || base->skew_set;
     conf->cpa_patterns = apr_array_append(pool, base->cpa_patterns,
                                           add->cpa_patterns);
+    conf->require_certificate = add->require_certificate >= 0
+                                    ? add->require_certificate
+                                    : base->require_certificate;
+    conf->certificate_header = add->certificate_header
+                                   ? add->certificate_header
+                                   : base->certificate_header;
+    conf->trusted_proxies = add->trusted_proxies->nelts
+                                ? add->trusted_proxies
+                                : base->trusted_proxies;
     return conf;
 }
 
@@ -317,6 +335,40 @@ static const char *add_cpa(cmd_parms *cmd, void *dir, const char *arg)
     return NULL;
 }
 
+static const char *set_require_certificate(cmd_parms *cmd, void *dir,
+                                           int on)
+{
+    server_conf(cmd->server)->require_certificate = on;
+    return NULL;
+}
+
+static const char *set_certificate_header(cmd_parms *cmd, void *dir,
+                                          const char *arg)
+{
+    server_conf(cmd->server)->certificate_header = arg;
+    return NULL;
+}
+
+static const char *add_trusted_proxy(cmd_parms *cmd, void *dir,
+                                     const char *arg)
+{
+    stuflz_server_t *conf = server_conf(cmd->server);
+    char *address = apr_pstrdup(cmd->pool, arg);
+    char *mask = strchr(address, '/');
+    apr_ipsubnet_t *subnet;
+
+    if (mask) {
+        *mask++ = '\0';
+    }
+    if (apr_ipsubnet_create(&subnet, address, mask, cmd->pool)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "StufLZTrustedProxy: '%s' is not an "
+                            "IP address or network", arg);
+    }
+    APR_ARRAY_PUSH(conf->trusted_proxies, apr_ipsubnet_t *) = subnet;
+    return NULL;
+}
+
 static const command_rec stuflz_commands[] = {
     AP_INIT_TAKE1("StufLZStore", set_store, NULL, RSRC_CONF,
                   "where LZ keeps its state: lmdb:DIRECTORY"),
@@ -341,6 +393,15 @@ static const command_rec stuflz_commands[] = {
                   "seconds a datumStatusGezet may lie ahead (default 300)"),
     AP_INIT_ITERATE("StufLZCPA", add_cpa, NULL, RSRC_CONF,
                     "CPA files (or glob patterns) for the ebMS binding"),
+    AP_INIT_FLAG("StufLZRequireClientCertificate", set_require_certificate,
+                 NULL, RSRC_CONF, "require a client certificate whose OIN "
+                 "is the sender's (default On for TLS connections)"),
+    AP_INIT_TAKE1("StufLZClientCertificateHeader", set_certificate_header,
+                  NULL, RSRC_CONF, "request header in which a TLS "
+                  "offloader passes the client certificate (PEM)"),
+    AP_INIT_ITERATE("StufLZTrustedProxy", add_trusted_proxy, NULL,
+                    RSRC_CONF, "addresses whose certificate header is "
+                    "believed"),
     {NULL}
 };
 
@@ -566,6 +627,58 @@ static void stuflz_child_init(apr_pool_t *pchild, server_rec *s)
                               apr_pool_cleanup_null);
 }
 
+/* Who connected: the client certificate from mod_ssl, or from the
+ * configured header when a trusted proxy (TLS offloader) sent it. */
+static void client_identity(request_rec *r, const stuflz_server_t *conf,
+                            sz_client_t *client)
+{
+    conn_rec *c = r->connection;
+    const char *pem = NULL;
+    int i;
+
+    memset(client, 0, sizeof(*client));
+    if (conf->certificate_header) {
+        int trusted = 0;
+
+        for (i = 0; i < conf->trusted_proxies->nelts; i++) {
+            if (apr_ipsubnet_test(APR_ARRAY_IDX(conf->trusted_proxies, i,
+                                                apr_ipsubnet_t *),
+                                  c->client_addr)) {
+                trusted = 1;
+                break;
+            }
+        }
+        if (trusted) {
+            pem = apr_table_get(r->headers_in, conf->certificate_header);
+        }
+        else if (apr_table_get(r->headers_in, conf->certificate_header)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00120)
+                          "%s header from %s ignored: not a "
+                          "StufLZTrustedProxy", conf->certificate_header,
+                          c->client_ip);
+        }
+        client->required = conf->require_certificate != 0;
+    }
+    else {
+        int tls = ap_ssl_conn_is_ssl(c);
+
+        if (tls) {
+            pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
+                                    "SSL_CLIENT_CERT");
+        }
+        client->required = conf->require_certificate == 1 ||
+                           (conf->require_certificate < 0 && tls);
+    }
+    if (pem && *pem) {
+        client->present = 1;
+        sz_tls_certificate_oin(pem, r->pool, &client->oin,
+                               &client->problem);
+    }
+    else {
+        client->problem = "geen clientcertificaat";
+    }
+}
+
 static int write_answer(request_rec *r, int status, const char *body,
                         apr_size_t len)
 {
@@ -738,6 +851,7 @@ static int stuflz_soap_handler(request_rec *r)
 {
     stuflz_server_t *conf;
     sz_process_result_t result;
+    sz_client_t client;
     char *body = NULL;
     apr_size_t len = 0;
     int rv;
@@ -783,7 +897,8 @@ static int stuflz_soap_handler(request_rec *r)
                      "later opnieuw");
     }
 
-    sz_process_soap(&conf->process, child_store, body, len,
+    client_identity(r, conf, &client);
+    sz_process_soap(&conf->process, child_store, &client, body, len,
                     r->request_time, r->pool, &result);
     log_result(r, &result);
     return write_answer(r, result.http_status, result.body,
@@ -841,6 +956,7 @@ static int stuflz_ebms_handler(request_rec *r)
 {
     stuflz_server_t *conf;
     sz_ebms_result_t result;
+    sz_client_t client;
     char *body = NULL;
     apr_size_t len = 0;
     int rv;
@@ -879,7 +995,8 @@ static int stuflz_ebms_handler(request_rec *r)
                      "later opnieuw");
     }
 
-    sz_process_ebms(&conf->process, child_store,
+    client_identity(r, conf, &client);
+    sz_process_ebms(&conf->process, child_store, &client,
                     apr_table_get(r->headers_in, "SOAPAction"),
                     apr_table_get(r->headers_in, "Content-Type"), body, len,
                     r->request_time, r->pool, &result);

@@ -17,6 +17,7 @@
 #include "schema.h"
 #include "store.h"
 #include "stuf.h"
+#include "tls.h"
 
 /* A registered sender (StufLZPartner). */
 typedef struct {
@@ -86,10 +87,13 @@ void sz_stuf_exam_fo03(const sz_process_config_t *config,
                        apr_pool_t *pool);
 
 /* Handles one SOAP request body. store may be NULL (no storing, as in
- * the CLI). now is the arrival time. */
+ * the CLI). client is who connected (NULL: not checked); a required
+ * certificate that is missing, or whose OIN is not the StUF zender
+ * organisatie, gives Fo03 StUF013. now is the arrival time. */
 void sz_process_soap(const sz_process_config_t *config, store_t *store,
-                     const char *body, apr_size_t len, apr_time_t now,
-                     apr_pool_t *pool, sz_process_result_t *out);
+                     const sz_client_t *client, const char *body,
+                     apr_size_t len, apr_time_t now, apr_pool_t *pool,
+                     sz_process_result_t *out);
 
 /* A plain SOAP Fault answer (for problems found before parsing, such as
  * a wrong SOAPAction). */
@@ -117,8 +121,12 @@ typedef struct {
 } sz_ebms_result_t;
 
 /* Handles one request on the ebMS binding: soap_action and content_type
- * are the request's headers (either may be NULL). */
+ * are the request's headers (either may be NULL). client is who
+ * connected (NULL: not checked); a required certificate that is missing,
+ * or whose OIN is not the From PartyId's, gives a MessageError
+ * SecurityFailure. */
 void sz_process_ebms(const sz_process_config_t *config, store_t *store,
+                     const sz_client_t *client,
                      const char *soap_action, const char *content_type,
                      const char *body, apr_size_t len, apr_time_t now,
                      apr_pool_t *pool, sz_ebms_result_t *out);

@@ -218,10 +218,31 @@ int sz_stuf_examine(const sz_process_config_t *config, xmlNode *message,
     return 0;
 }
 
-void sz_process_soap(const sz_process_config_t *config, store_t *store,
-                     const char *body, apr_size_t len, apr_time_t now,
-                     apr_pool_t *pool, sz_process_result_t *out)
+/* Digikoppeling: the OIN of the client certificate must be the zender
+ * organisatie. Returns the problem, or NULL. */
+static const char *check_client(const sz_client_t *client,
+                                const stuf_stuurgegevens_t *sg)
 {
+    if (client == NULL || (!client->required && !client->present)) {
+        return NULL;
+    }
+    if (client->oin == NULL) {
+        return client->problem ? client->problem : "geen clientcertificaat";
+    }
+    if (sg->zender.organisatie == NULL ||
+        strcmp(client->oin, sg->zender.organisatie) != 0) {
+        return "het OIN van het clientcertificaat is niet de zender "
+               "organisatie";
+    }
+    return NULL;
+}
+
+void sz_process_soap(const sz_process_config_t *config, store_t *store,
+                     const sz_client_t *client, const char *body,
+                     apr_size_t len, apr_time_t now, apr_pool_t *pool,
+                     sz_process_result_t *out)
+{
+    const char *identity_problem;
     sz_stuf_exam_t exam;
     stuf_answer_head_t receipt_head;
     store_message_t message;
@@ -257,6 +278,11 @@ void sz_process_soap(const sz_process_config_t *config, store_t *store,
     }
     out->referentienummer = exam.sg.referentienummer;
     out->report = exam.report;
+    identity_problem = check_client(client, &exam.sg);
+    if (identity_problem && exam.answer != SZ_ANSWER_FO03) {
+        sz_stuf_exam_fo03(config, &exam, "StUF013", identity_problem, now,
+                          pool);
+    }
     if (exam.answer == SZ_ANSWER_FO03) {
         receipt_fault(&exam, pool, out);
         return;

@@ -623,7 +623,43 @@ static void status_request(store_t *store, const ebms_message_t *m,
                                                     pool));
 }
 
+/* Digikoppeling: the OIN of the client certificate must be the OIN of
+ * the From PartyId (and so of the CPA party). */
+static const ebms_error_t *check_client(const sz_client_t *client,
+                                        const ebms_message_t *m,
+                                        apr_pool_t *pool)
+{
+    static const ebms_error_t missing = {
+        "SecurityFailure", "//Header/MessageHeader/From/PartyId",
+        "No valid client certificate."
+    };
+    static const ebms_error_t mismatch = {
+        "SecurityFailure", "//Header/MessageHeader/From/PartyId",
+        "The client certificate does not match the From PartyId."
+    };
+    int i;
+
+    if (client == NULL || (!client->required && !client->present)) {
+        return NULL;
+    }
+    if (client->oin == NULL) {
+        return &missing;
+    }
+    for (i = 0; i < m->from_ids->nelts; i++) {
+        const cpa_party_id_t *id = &APR_ARRAY_IDX(m->from_ids, i,
+                                                  cpa_party_id_t);
+        const char *suffix = NULL;
+
+        if (strcmp(ebms_party_oin(id->value, pool, &suffix),
+                   client->oin) == 0) {
+            return NULL;
+        }
+    }
+    return &mismatch;
+}
+
 void sz_process_ebms(const sz_process_config_t *config, store_t *store,
+                     const sz_client_t *client,
                      const char *soap_action, const char *content_type,
                      const char *body, apr_size_t len, apr_time_t now,
                      apr_pool_t *pool, sz_ebms_result_t *out)
@@ -675,6 +711,12 @@ void sz_process_ebms(const sz_process_config_t *config, store_t *store,
         return;
     }
     error = ebms_check(&m, cpa, now, pool, &channel);
+    if (error == NULL) {
+        error = check_client(client, &m, pool);
+        if (error && client && client->problem) {
+            out->log_text = client->problem;
+        }
+    }
     if (error == NULL && m.ref_to_message_id && store &&
         store_get_ebms(store, m.cpaid, m.ref_to_message_id, pool,
                        &known) != 0) {

@@ -202,6 +202,18 @@ sub run_stuf {
     is((grep { $_->{kind} eq 'Fo01' } @{ outbox($server) })[-1]{kind}, 'Fo01',
        'content error: Fo01 queued');
 
+    # Authorisation: a zaak of another gemeente: Ack, Fo01 (StUF052).
+    my $elsewhere = kennisgeving();
+    $elsewhere =~ s{>0363VB20240001<}{>0599VB20240001<};
+    my $fo01_before = grep { $_->{kind} eq 'Fo01' } @{ outbox($server) };
+    ($r) = send_message($server, payload => $elsewhere);
+    like($r->{content}, qr{<eb:Acknowledgment}, 'other gemeente: Ack');
+    is(scalar(grep { $_->{kind} eq 'Fo01' } @{ outbox($server) }),
+       $fo01_before + 1, 'other gemeente: Fo01 queued');
+    my ($rc) = $server->cli('show', '--store', 'lmdb:' . $server->store,
+                            '--zaak', '0599VB20240001');
+    isnt($rc, 0, 'other gemeente: the zaak was not stored');
+
     # Receipt error: Ack, Fo03 queued; zender not the From party: StUF013.
     my $other = kennisgeving();
     $other =~ s{(<StUF:zender>\s*<StUF:organisatie>)\d+}{${1}00000001234567890364};

@@ -169,8 +169,8 @@ static int command_validate(int argc, char **argv, apr_pool_t *pool)
             fprintf(stderr, "stuflz: cannot read %s\n", argv[i]);
             return 2;
         }
-        sz_process_soap(&config, NULL, data, len, apr_time_now(), file_pool,
-                        &result);
+        sz_process_soap(&config, NULL, NULL, data, len, apr_time_now(),
+                        file_pool, &result);
         files++;
         if (result.answer != SZ_ANSWER_BV01) {
             all_accepted = 0;

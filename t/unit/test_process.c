@@ -29,8 +29,8 @@ static const char *replace(apr_pool_t *pool, const char *text,
 
 static void run(apr_pool_t *pool, const char *body, sz_process_result_t *out)
 {
-    sz_process_soap(&config, NULL, body, strlen(body), apr_time_now(), pool,
-                    out);
+    sz_process_soap(&config, NULL, NULL, body, strlen(body), apr_time_now(),
+                    pool, out);
 }
 
 static int load_example(apr_pool_t *pool)
