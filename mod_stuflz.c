@@ -783,6 +783,41 @@ static int read_body(request_rec *r, apr_off_t limit, char **data,
     return OK;
 }
 
+static int not_post(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "Allow", "POST");
+    return fault(r, HTTP_METHOD_NOT_ALLOWED, "client",
+                 "alleen POST is toegestaan");
+}
+
+/* The body of a message, once we know it can be stored: OK, or the
+ * status already answered (413, 400, 503). */
+static int receive(request_rec *r, const stuflz_server_t *conf,
+                   char **body, apr_size_t *len)
+{
+    int rv = read_body(r, conf->max_message_size, body, len);
+
+    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00101)
+                      "message larger than StufLZMaxMessageSize (%"
+                      APR_OFF_T_FMT " bytes) refused",
+                      conf->max_message_size);
+        return rv;
+    }
+    if (rv != OK) {
+        return rv;
+    }
+    if (child_store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SZ_LOGNO(00102)
+                      "store unavailable (%s): message refused",
+                      child_store_error ? child_store_error : "not open");
+        return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
+                     "LZ kan het bericht nu niet opslaan; probeer het "
+                     "later opnieuw");
+    }
+    return OK;
+}
+
 /* "text/xml" with any parameters. */
 static int is_text_xml(const char *content_type)
 {
@@ -862,9 +897,7 @@ static int stuflz_soap_handler(request_rec *r)
     conf = server_conf(r->server);
 
     if (r->method_number != M_POST) {
-        apr_table_setn(r->headers_out, "Allow", "POST");
-        return fault(r, HTTP_METHOD_NOT_ALLOWED, "client",
-                     "alleen POST is toegestaan");
+        return not_post(r);
     }
     if (!is_text_xml(apr_table_get(r->headers_in, "Content-Type"))) {
         return fault(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "client",
@@ -875,26 +908,9 @@ static int stuflz_soap_handler(request_rec *r)
                      "SOAPAction niet ondersteund: verwacht "
                      SOAPACTION_ZAKLK01);
     }
-
-    rv = read_body(r, conf->max_message_size, &body, &len);
-    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00101)
-                      "message larger than StufLZMaxMessageSize (%"
-                      APR_OFF_T_FMT " bytes) refused",
-                      conf->max_message_size);
-        return rv;
-    }
+    rv = receive(r, conf, &body, &len);
     if (rv != OK) {
         return rv;
-    }
-
-    if (child_store == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SZ_LOGNO(00102)
-                      "store unavailable (%s): message refused",
-                      child_store_error ? child_store_error : "not open");
-        return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
-                     "LZ kan het bericht nu niet opslaan; probeer het "
-                     "later opnieuw");
     }
 
     client_identity(r, conf, &client);
@@ -967,32 +983,15 @@ static int stuflz_ebms_handler(request_rec *r)
     conf = server_conf(r->server);
 
     if (r->method_number != M_POST) {
-        apr_table_setn(r->headers_out, "Allow", "POST");
-        return fault(r, HTTP_METHOD_NOT_ALLOWED, "client",
-                     "alleen POST is toegestaan");
+        return not_post(r);
     }
     if (conf->process.cpas == NULL) {
         return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
                      "de ebMS-koppeling heeft geen CPA (StufLZCPA)");
     }
-    rv = read_body(r, conf->max_message_size, &body, &len);
-    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SZ_LOGNO(00111)
-                      "ebMS message larger than StufLZMaxMessageSize (%"
-                      APR_OFF_T_FMT " bytes) refused",
-                      conf->max_message_size);
-        return rv;
-    }
+    rv = receive(r, conf, &body, &len);
     if (rv != OK) {
         return rv;
-    }
-    if (child_store == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SZ_LOGNO(00112)
-                      "store unavailable (%s): ebMS message refused",
-                      child_store_error ? child_store_error : "not open");
-        return fault(r, HTTP_SERVICE_UNAVAILABLE, "server",
-                     "LZ kan het bericht nu niet opslaan; probeer het "
-                     "later opnieuw");
     }
 
     client_identity(r, conf, &client);

@@ -1,6 +1,6 @@
 #!/bin/sh
-# run.sh - the SOAP binding benchmarks of issue 2, against a fresh store:
-# the latency of 1000 sequential messages, then throughput under wrk.
+# run.sh - the binding benchmarks, against a fresh store: the latency of
+# 1000 sequential SOAP messages, then SOAP and ebMS throughput under wrk.
 #   sh bench/run.sh [MPM]     (default event; needs wrk: apt-get install wrk)
 set -e
 cd "$(dirname "$0")/.."
@@ -30,8 +30,12 @@ LoadModule stuflz_module $PWD/build/mod_stuflz.so
 StufLZStore lmdb:$DIR/store
 StufLZSchema $PWD/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363
+StufLZCPA $PWD/conf/lz-example-cpa.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
+</Location>
+<Location /lz/ebms>
+    SetHandler stuflz-ebms
 </Location>
 CONF
 /usr/sbin/apache2 -f "$DIR/httpd.conf" -k start
@@ -41,6 +45,11 @@ echo "== $MPM: 1000 sequential posts"
 perl bench/soap-latency.pl "$URL" 1000
 echo "== $MPM: wrk -t2 -c16 -d20s"
 wrk -t2 -c16 -d20s -s bench/soap-load.lua "$URL"
+echo "== $MPM: ebMS with synchronous Acknowledgment, wrk -t2 -c16 -d20s"
+perl bench/ebms-template.pl build/ebms-template.txt
+STUFLZ_EBMS_TEMPLATE=build/ebms-template.txt \
+    wrk -t2 -c16 -d20s -s bench/ebms-load.lua \
+    "http://127.0.0.1:$PORT/lz/ebms"
 build/stuflz show --store "lmdb:$DIR/store" --stats
 /usr/sbin/apache2 -f "$DIR/httpd.conf" -k stop
 sleep 1

@@ -12,6 +12,24 @@
 #include "report.h"
 #include "xml.h"
 
+/* A zender or ontvanger element; returns whether it was there. */
+static int read_systeem(const xmlNode *node, apr_pool_t *pool,
+                        stuf_systeem_t *out)
+{
+    if (node == NULL) {
+        return 0;
+    }
+    out->organisatie = sz_xml_text(sz_xml_child(node, STUF_NS,
+                                                "organisatie"), pool);
+    out->applicatie = sz_xml_text(sz_xml_child(node, STUF_NS, "applicatie"),
+                                  pool);
+    out->administratie = sz_xml_text(sz_xml_child(node, STUF_NS,
+                                                  "administratie"), pool);
+    out->gebruiker = sz_xml_text(sz_xml_child(node, STUF_NS, "gebruiker"),
+                                 pool);
+    return 1;
+}
+
 int stuf_read_stuurgegevens(const xmlNode *message, apr_pool_t *pool,
                             stuf_stuurgegevens_t *out)
 {
@@ -26,29 +44,9 @@ int stuf_read_stuurgegevens(const xmlNode *message, apr_pool_t *pool,
     out->berichtcode = sz_xml_text(sz_xml_child(sg, STUF_NS, "berichtcode"),
                                    pool);
     node = sz_xml_child(sg, STUF_NS, "zender");
-    if (node) {
-        out->has_zender = 1;
-        out->zender.organisatie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "organisatie"), pool);
-        out->zender.applicatie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "applicatie"), pool);
-        out->zender.administratie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "administratie"), pool);
-        out->zender.gebruiker =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "gebruiker"), pool);
-    }
+    out->has_zender = read_systeem(node, pool, &out->zender);
     node = sz_xml_child(sg, STUF_NS, "ontvanger");
-    if (node) {
-        out->has_ontvanger = 1;
-        out->ontvanger.organisatie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "organisatie"), pool);
-        out->ontvanger.applicatie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "applicatie"), pool);
-        out->ontvanger.administratie =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "administratie"), pool);
-        out->ontvanger.gebruiker =
-            sz_xml_text(sz_xml_child(node, STUF_NS, "gebruiker"), pool);
-    }
+    out->has_ontvanger = read_systeem(node, pool, &out->ontvanger);
     out->referentienummer =
         sz_xml_text(sz_xml_child(sg, STUF_NS, "referentienummer"), pool);
     out->tijdstip_bericht =
