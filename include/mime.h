@@ -39,7 +39,7 @@ int sz_mime_split(const char *body, apr_size_t len, const char *boundary,
 
 /* The part whose Content-ID equals id; id and the part's Content-ID are
  * compared without angle brackets and without a "cid:" prefix. NULL when
- * none. */
+ * none, or when two parts carry that Content-ID (ambiguous). */
 const sz_mime_part_t *sz_mime_find(const apr_array_header_t *parts,
                                    const char *id);
 

@@ -101,7 +101,8 @@ const char *stuf_build_fout(const char *berichtcode,
 /* A SOAP 1.1 envelope with element_xml as the Body's content. */
 const char *stuf_soap_envelope(const char *element_xml, apr_pool_t *pool);
 
-/* A SOAP 1.1 Fault: faultcode soap:Client or soap:Server, faultstring,
+/* A SOAP 1.1 Fault: faultcode soap:Client or soap:Server (plek "client"
+ * or "server"; "mustunderstand" gives soap:MustUnderstand), faultstring,
  * and detail_xml (may be NULL) inside detail. */
 const char *stuf_soap_fault(const char *plek, const char *faultstring,
                             const char *detail_xml, apr_pool_t *pool);

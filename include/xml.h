@@ -20,6 +20,10 @@ xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
  * with *error set. */
 xmlNode *sz_xml_soap_body_child(xmlDoc *doc, const char **error);
 
+/* The first SOAP 1.1 header block that demands to be understood
+ * (soap:mustUnderstand "1" or "true"), or NULL. */
+const xmlNode *sz_xml_soap_must_understand(xmlDoc *doc);
+
 /* First element child of parent with this namespace URI (NULL = any) and
  * local name, or NULL. */
 xmlNode *sz_xml_child(const xmlNode *parent, const char *ns,

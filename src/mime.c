@@ -755,19 +755,25 @@ static int same_id(const char *content_id, const char *id)
 const sz_mime_part_t *sz_mime_find(const apr_array_header_t *parts,
                                    const char *id)
 {
+    const sz_mime_part_t *found = NULL;
     int i;
 
     if (parts == NULL || id == NULL) {
         return NULL;
     }
+    /* Two parts with one Content-ID are ambiguous: which one the sender
+     * meant cannot be known, so neither is found. */
     for (i = 0; i < parts->nelts; i++) {
         const sz_mime_part_t *part = &APR_ARRAY_IDX(parts, i, sz_mime_part_t);
 
         if (same_id(part->content_id, id)) {
-            return part;
+            if (found) {
+                return NULL;
+            }
+            found = part;
         }
     }
-    return NULL;
+    return found;
 }
 
 /* An empty start parameter is read as absent: it names nothing. */

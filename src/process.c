@@ -268,6 +268,14 @@ void sz_process_soap(const sz_process_config_t *config, store_t *store,
             sz_process_fault("client", error, pool, out);
             return;
         }
+        /* The StUF binding defines no header blocks: one that must be
+         * understood cannot be (SOAP 1.1 section 4.2.3). */
+        if (sz_xml_soap_must_understand(doc)) {
+            sz_process_fault("mustunderstand", "een SOAP Header-blok met "
+                             "mustUnderstand wordt niet ondersteund", pool,
+                             out);
+            return;
+        }
     }
 
     /* 2. The StUF checks; a receipt error is a Fault with Fo03 now. */

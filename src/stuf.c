@@ -350,7 +350,8 @@ const char *stuf_soap_fault(const char *plek, const char *faultstring,
                             const char *detail_xml, apr_pool_t *pool)
 {
     const char *code = strcmp(plek, "client") == 0 ? "soap:Client"
-                                                   : "soap:Server";
+                       : strcmp(plek, "mustunderstand") == 0
+                           ? "soap:MustUnderstand" : "soap:Server";
 
     return stuf_soap_envelope(
         apr_pstrcat(pool, "<soap:Fault><faultcode>", code, "</faultcode>"

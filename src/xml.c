@@ -26,6 +26,27 @@ static void refuse_doctype(void *context, const xmlChar *name,
     xmlStopParser(ctxt);
 }
 
+/* libxml2 stops at a NUL byte as if the input ended there; whatever
+ * follows would silently be ignored. True when bytes other than
+ * whitespace remain after what the parser consumed. */
+static int trailing_content(xmlParserCtxtPtr ctxt, const char *data,
+                            apr_size_t len)
+{
+    long consumed = xmlByteConsumed(ctxt);
+    apr_size_t i;
+
+    if (consumed < 0 || (apr_size_t)consumed >= len) {
+        return 0;
+    }
+    for (i = (apr_size_t)consumed; i < len; i++) {
+        if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' &&
+            data[i] != '\n') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
                      const char **error)
 {
@@ -62,10 +83,15 @@ xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
     xmlParseDocument(ctxt);
 
     doc = ctxt->myDoc;
-    well_formed = ctxt->wellFormed;
+    well_formed = ctxt->wellFormed && ctxt->nsWellFormed;
     doctype = ctxt->_private != NULL || (doc && doc->intSubset);
     if (doctype) {
         *error = "DOCTYPE is niet toegestaan in een SOAP-bericht";
+    }
+    else if (well_formed && doc && trailing_content(ctxt, data, len)) {
+        well_formed = 0;
+        *error = "inhoud na het einde van het XML-document (bijvoorbeeld "
+                 "een NUL-byte)";
     }
     else if (!well_formed || doc == NULL) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
@@ -182,6 +208,32 @@ xmlNode *sz_xml_soap_body_child(xmlDoc *doc, const char **error)
         *error = "SOAP Body is leeg";
     }
     return found;
+}
+
+const xmlNode *sz_xml_soap_must_understand(xmlDoc *doc)
+{
+    xmlNode *header = sz_xml_child(xmlDocGetRootElement(doc), SZ_NS_SOAP11,
+                                   "Header");
+    xmlNode *block;
+
+    for (block = header ? header->children : NULL; block;
+         block = block->next) {
+        xmlChar *value;
+        int demanded;
+
+        if (block->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        value = xmlGetNsProp(block, (const xmlChar *)"mustUnderstand",
+                             (const xmlChar *)SZ_NS_SOAP11);
+        demanded = value && (strcmp((const char *)value, "1") == 0 ||
+                             strcmp((const char *)value, "true") == 0);
+        xmlFree(value);
+        if (demanded) {
+            return block;
+        }
+    }
+    return NULL;
 }
 
 const char *sz_xml_dump(const xmlNode *node, apr_pool_t *pool,
