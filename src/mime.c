@@ -727,6 +727,10 @@ static int same_id(const char *content_id, const char *id)
     if (content_id == NULL) {
         return 0;
     }
+    /* Some senders write the Content-ID itself as "<cid:x>". */
+    if (strncasecmp(content_id, "cid:", 4) == 0) {
+        content_id += 4;
+    }
 
     /* An empty reference names nothing, not a part with "<>". */
     id_bounds(id, &want, &want_len, &cid);
@@ -961,10 +965,13 @@ const char *sz_mime_write(const apr_array_header_t *parts, apr_pool_t *pool,
         const char *start;
 
         id_bounds(first->content_id, &id, &id_len, &cid);
-        start = apr_pstrcat(pool, "<", apr_pstrmemdup(pool, id, id_len), ">",
-                            NULL);
-        *content_type = apr_pstrcat(pool, *content_type, "; start=",
-                                    quoted(start, id_len + 2, pool), NULL);
+        if (id_len > 0) {
+            start = apr_pstrcat(pool, "<", apr_pstrmemdup(pool, id, id_len),
+                                ">", NULL);
+            *content_type = apr_pstrcat(pool, *content_type, "; start=",
+                                        quoted(start, id_len + 2, pool),
+                                        NULL);
+        }
     }
     *len = total;
     return body;

@@ -26,6 +26,10 @@ static void refuse_doctype(void *context, const xmlChar *name,
     xmlStopParser(ctxt);
 }
 
+static void silent(void *context, const char *format, ...)
+{
+}
+
 /* libxml2 stops at a NUL byte as if the input ended there; whatever
  * follows would silently be ignored. True when bytes other than
  * whitespace remain after what the parser consumed. */
@@ -50,6 +54,8 @@ static int trailing_content(xmlParserCtxtPtr ctxt, const char *data,
 xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
                      const char **error)
 {
+    xmlGenericErrorFunc saved_handler;
+    void *saved_context;
     xmlParserCtxtPtr ctxt;
     xmlDoc *doc;
     int well_formed;
@@ -64,8 +70,17 @@ xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
         return NULL;
     }
 
+    /* Encoding errors bypass XML_PARSE_NOERROR and go to libxml2's
+     * generic handler, which writes to stderr (httpd's error log) with
+     * bytes of the message in it. Silence it for this parse only; the
+     * handlers are per thread and other modules may use their own. */
+    saved_context = xmlGenericErrorContext;
+    saved_handler = xmlGenericError;
+    xmlSetGenericErrorFunc(NULL, silent);
+
     ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
     if (ctxt == NULL) {
+        xmlSetGenericErrorFunc(saved_context, saved_handler);
         *error = "XML-parser kon niet starten";
         return NULL;
     }
@@ -103,6 +118,7 @@ xmlDoc *sz_xml_parse(const char *data, apr_size_t len, apr_pool_t *pool,
     }
     ctxt->myDoc = NULL;
     xmlFreeParserCtxt(ctxt);
+    xmlSetGenericErrorFunc(saved_context, saved_handler);
 
     if (doctype || !well_formed || doc == NULL) {
         if (doc) {

@@ -1,7 +1,9 @@
 /* test_xml.c - the safe parser refuses DOCTYPEs (and with them XXE and
  * entity expansion), reports malformed XML without echoing it, and finds
  * the one element in a SOAP Body. */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 
@@ -48,6 +50,43 @@ static void test_malformed_refused(apr_pool_t *pool)
            "NUL byte refused");
 }
 
+/* libxml2 reports encoding errors through its generic handler, which
+ * writes to stderr (httpd's error log) with bytes of the message. */
+static void test_encoding_errors_stay_silent(apr_pool_t *pool)
+{
+    const char body[] = "<?xml version=\"1.0\" encoding=\"UCS-4\"?>"
+                        "<a>\xff\xff\xff\xff</a>";
+    const char *error = NULL;
+    FILE *capture = tmpfile();
+    int saved = dup(2);
+    long written;
+
+    fflush(stderr);
+    dup2(fileno(capture), 2);
+    tap_ok(sz_xml_parse(body, sizeof(body) - 1, pool, &error) == NULL,
+           "undecodable bytes refused");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fseek(capture, 0, SEEK_END);
+    written = ftell(capture);
+    fclose(capture);
+    tap_is_int(written, 0, "and nothing written to stderr (the error log)");
+}
+
+static void test_namespace_errors_and_trailing_bytes(apr_pool_t *pool)
+{
+    const char *error = NULL;
+
+    tap_ok(parse(pool, "<a><b:c/></a>", &error) == NULL,
+           "undeclared prefix refused");
+    tap_ok(sz_xml_parse("<a>x</a>\0<b/>", 13, pool, &error) == NULL,
+           "bytes after a NUL following the root refused");
+    tap_ok(error && strstr(error, "NUL"), "says why");
+    tap_ok(sz_xml_parse("<a>x</a>\n ", 10, pool, &error) != NULL,
+           "trailing whitespace is fine");
+}
+
 static void test_soap_body_child(apr_pool_t *pool)
 {
     const char *error = NULL;
@@ -89,6 +128,8 @@ int main(void)
     xmlInitParser();
     test_doctype_and_entities_refused(pool);
     test_malformed_refused(pool);
+    test_encoding_errors_stay_silent(pool);
+    test_namespace_errors_and_trailing_bytes(pool);
     test_soap_body_child(pool);
     test_escape(pool);
     apr_pool_destroy(pool);
