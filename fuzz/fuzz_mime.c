@@ -19,11 +19,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* A Content-ID a lookup must find again by itself: not empty, no
- * whitespace or angle brackets left at its ends, no "cid:" in front.
- * Limitation: a Content-ID sent as "<cid:x>" is kept as "cid:x" while a
- * lookup drops the "cid:" of the id it is given, so such a part is found
- * by "cid:cid:x" only; this target does not hold that against the code
- * (see the note of issue 5). */
+ * whitespace or angle brackets left at its ends, no "cid:" in front (a
+ * "cid:x" id is found as "x", which this check does not model). */
 static int plain_id(const char *id)
 {
     apr_size_t n = strlen(id);
@@ -119,9 +116,8 @@ static void check_round_trip(const apr_array_header_t *parts,
         FUZZ_CHECK(a->len == b->len && memcmp(a->data, b->data, a->len) == 0,
                    "part data changed");
     }
-    /* Limitation: a first part with an empty Content-ID is written with
-     * start="<>", which names no part; LZ's own messages always carry
-     * ids, so only a plain id is held to this. */
+    /* A first part without a usable Content-ID gets no start parameter
+     * (the first part is the start then); only a plain id is checked. */
     first = &APR_ARRAY_IDX(parts, 0, sz_mime_part_t);
     if (first->content_id == NULL ||
         (plain_id(first->content_id) &&
