@@ -27,6 +27,8 @@
 #include "tls.h"
 #include "tz.h"
 
+#include "mod_stuflz_outbox.h"
+
 /* Our own message tags; httpd's AH numbers are for httpd itself. */
 #define SZ_LOGNO(n) "SZ" #n ": "
 
@@ -402,6 +404,7 @@ static const command_rec stuflz_commands[] = {
     AP_INIT_ITERATE("StufLZTrustedProxy", add_trusted_proxy, NULL,
                     RSRC_CONF, "addresses whose certificate header is "
                     "believed"),
+    STUFLZ_OUTBOX_COMMANDS,
     {NULL}
 };
 
@@ -1018,6 +1021,7 @@ static void stuflz_register_hooks(apr_pool_t *pool)
     ap_hook_child_init(stuflz_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(stuflz_soap_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(stuflz_ebms_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    stuflz_outbox_register_hooks(pool, &child_store);
 }
 
 AP_DECLARE_MODULE(stuflz) = {

@@ -41,6 +41,11 @@ typedef struct {
     const char *ebms_cpaid;
     const char *ebms_message_id;
     const char *content_type;   /* HTTP Content-Type of payload, or NULL */
+    /* The retry schedule agreed for this entry (an ebMS channel's
+     * Retries + 1 and RetryInterval); 0 = the delivery's defaults
+     * (StufLZRetries, StufLZRetryInterval). */
+    unsigned max_attempts;
+    apr_interval_time_t retry_interval;
 } store_outbox_entry_t;
 
 /* What one received message asks of the store. */
@@ -161,6 +166,8 @@ typedef struct {
     const char *payload;
     const char *content_type;       /* NULL when not given (and for entries
                                        queued before it was stored) */
+    unsigned max_attempts;          /* 0 = the delivery's default */
+    apr_interval_time_t retry_interval;     /* 0 = the delivery's default */
 } store_outbox_t;
 
 typedef struct {
@@ -169,6 +176,13 @@ typedef struct {
     apr_size_t map_size, map_used;  /* bytes */
     apr_size_t ebms_messages;       /* MessageIds remembered, both ways */
     apr_uint64_t ebms_duplicates;   /* ebMS duplicates answered again */
+    /* Outbox counters since the store was created (events, not current
+     * states): entries queued, delivered, attempts that will be retried,
+     * entries expired, entries failed for good; and how many entries are
+     * not final now (queued, retrying, sending or held). */
+    apr_uint64_t outbox_queued, outbox_delivered, outbox_retrying;
+    apr_uint64_t outbox_expired, outbox_failed;
+    apr_size_t outbox_pending;
 } store_stats_t;
 
 /* Opens the store named by spec ("lmdb:/var/lib/stuflz"). The directory is
@@ -224,5 +238,79 @@ int store_get_ebms(store_t *store, const char *cpaid,
 int store_check_stufref(store_t *store, const char *zender_key,
                         const char *referentienummer,
                         const unsigned char digest[STORE_DIGEST_LEN]);
+
+/* ---- outbox delivery ------------------------------------------------
+ *
+ * The life of an outbox entry:
+ *
+ *   queued --claim--> sending --delivered--> delivered (final)
+ *   retrying <--retry--'  |  `--failed------> failed (final)
+ *                         `--release--> queued/retrying (no attempt)
+ *   any non-final state --expire (entry->expires passed)--> expired (final)
+ *   held: the destination names no address ("stuf-soap:" for a partner
+ *   without reply=URL); such an entry waits, is never claimed and counts
+ *   no attempts, until it expires.
+ *
+ * "sending" is a lease: next_try then holds the moment the lease ends; a
+ * claim after that (the claiming process died) takes the entry again, so
+ * an entry can be sent twice but is never lost. Each call below is one
+ * short write transaction; the caller sends between them, never inside
+ * one. */
+
+typedef enum {
+    STORE_OUTBOX_DELIVERED = 0,     /* final; attempts + 1 */
+    STORE_OUTBOX_RETRY,             /* attempts + 1, retrying at next_try */
+    STORE_OUTBOX_FAILED,            /* final; attempts + 1 */
+    STORE_OUTBOX_RELEASE            /* not sent after all: back to queued
+                                       or retrying at next_try, attempts
+                                       unchanged */
+} store_outbox_outcome_t;
+
+typedef struct {
+    apr_uint64_t sequence;
+    apr_time_t lease;               /* next_try of the claimed entry */
+    store_outbox_outcome_t outcome;
+    apr_time_t next_try;            /* RETRY and RELEASE */
+    const char *error;              /* last_error (RETRY, FAILED); no BSN */
+} store_outbox_result_t;
+
+/* Tells a claim to leave entries for a destination alone (one that is
+ * known to be down right now): nonzero = skip. */
+typedef int store_outbox_skip_fn(void *baton, const char *destination);
+
+typedef struct {
+    apr_time_t now;
+    apr_interval_time_t lease;      /* how long a claim holds an entry */
+    int max;                        /* at most this many entries */
+    int max_per_destination;        /* 0 = no limit */
+    store_outbox_skip_fn *skip;     /* may be NULL */
+    void *skip_baton;
+} store_outbox_claim_t;
+
+/* Claims due entries in queue order: state queued or retrying with
+ * next_try <= now, or sending with an ended lease; not expired; not held.
+ * For the functional answers (Bv01, Fo01, Fo03) the order per partner and
+ * destination is kept: an entry is not claimed while an earlier non-final
+ * entry of the same partner and destination is not claimed with it (the
+ * claimed ones of one partner and destination are in queue order, and the
+ * caller sends them one after the other). Claimed entries become
+ * "sending" with next_try = now + lease. *claimed: store_outbox_t, with
+ * payload. Returns the number claimed, or -1 on error. */
+int store_outbox_claim(store_t *store, const store_outbox_claim_t *claim,
+                       apr_pool_t *pool, apr_array_header_t **claimed);
+
+/* Records the outcome of claimed entries, all in one transaction. A result
+ * whose entry is no longer "sending" with that lease (it was claimed
+ * again after the lease ended) is skipped. Returns how many were
+ * recorded, or -1 on error (nothing recorded). */
+int store_outbox_finish(store_t *store, const store_outbox_result_t *results,
+                        int count, apr_time_t now);
+
+/* Marks every non-final entry whose expires has passed (and that is not
+ * being sent under a live lease) as expired, in one transaction.
+ * *expired: store_outbox_t without payload, for the log. Returns the number
+ * expired, or -1 on error. */
+int store_outbox_expire(store_t *store, apr_time_t now, apr_pool_t *pool,
+                        apr_array_header_t **expired);
 
 #endif

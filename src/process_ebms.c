@@ -354,6 +354,12 @@ static int functional_entry(const cpa_t *cpa, const ebms_message_t *m,
     entry->expires = um.time_to_live;
     entry->ebms_cpaid = cpa->cpaid;
     entry->ebms_message_id = um.message_id;
+
+    /* The delivery retries as the CPA agrees (reliable channels only). */
+    if (lz_channel && lz_channel->retries >= 0) {
+        entry->max_attempts = (unsigned)lz_channel->retries + 1;
+        entry->retry_interval = lz_channel->retry_interval;
+    }
     return 0;
 }
 

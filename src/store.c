@@ -273,3 +273,40 @@ int store_check_stufref(store_t *store, const char *zender_key,
     return store->backend->check_stufref(store->handle, zender_key,
                                          referentienummer, digest);
 }
+
+int store_outbox_claim(store_t *store, const store_outbox_claim_t *claim,
+                       apr_pool_t *pool, apr_array_header_t **claimed)
+{
+    *claimed = apr_array_make(pool, 1, sizeof(store_outbox_t));
+    if (store->handle == NULL || claim == NULL || claim->max < 0
+        || claim->lease <= 0) {
+        return -1;
+    }
+    if (claim->max == 0) {
+        return 0;
+    }
+    return store->backend->outbox_claim(store->handle, claim, pool, claimed);
+}
+
+int store_outbox_finish(store_t *store, const store_outbox_result_t *results,
+                        int count, apr_time_t now)
+{
+    if (store->handle == NULL || count < 0
+        || (count > 0 && results == NULL)) {
+        return -1;
+    }
+    if (count == 0) {
+        return 0;
+    }
+    return store->backend->outbox_finish(store->handle, results, count, now);
+}
+
+int store_outbox_expire(store_t *store, apr_time_t now, apr_pool_t *pool,
+                        apr_array_header_t **expired)
+{
+    *expired = apr_array_make(pool, 1, sizeof(store_outbox_t));
+    if (store->handle == NULL) {
+        return -1;
+    }
+    return store->backend->outbox_expire(store->handle, now, pool, expired);
+}

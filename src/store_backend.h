@@ -40,6 +40,15 @@ typedef struct {
     int (*check_stufref)(void *backend, const char *zender_key,
                          const char *referentienummer,
                          const unsigned char *digest);
+
+    /* The outbox delivery calls (store.h); arguments are checked by
+     * store.c. */
+    int (*outbox_claim)(void *backend, const store_outbox_claim_t *claim,
+                        apr_pool_t *pool, apr_array_header_t **claimed);
+    int (*outbox_finish)(void *backend, const store_outbox_result_t *results,
+                         int count, apr_time_t now);
+    int (*outbox_expire)(void *backend, apr_time_t now, apr_pool_t *pool,
+                         apr_array_header_t **expired);
 } store_backend_t;
 
 extern const store_backend_t store_lmdb_backend;

@@ -10,6 +10,7 @@
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <lmdb.h>
 
@@ -36,9 +37,16 @@
  * outbox   key  sequence, u64 big-endian, so a cursor walks in queue order
  *          [O]  destination, kind, partner, reference, state, attempts
  *               (u64), created, next_try, expires (u64 apr_time_t each),
- *               last_error, payload (bytes), content_type; content_type
- *               came later and is absent from older records (read as
- *               NULL)
+ *               last_error, payload (bytes), content_type, max_attempts
+ *               (u64), retry_interval (u64 microseconds); the fields
+ *               from content_type on came later and are absent from older
+ *               records (read as NULL and 0). state is one of queued,
+ *               held, sending (next_try is then the end of the lease),
+ *               retrying, delivered, failed, expired (store.h)
+ * pending  key  sequence as in outbox, for every entry that is not final
+ *               (queued, held, sending, retrying), so a delivery round
+ *               walks only what may still go out
+ *          val  empty
  * ebms     key  CPAId 0x00 MessageId (bytes as received; both directions:
  *               MessageIds the partner sent us and ones we send)
  *          [E]  state ("received" or "sent"), digest of the received
@@ -51,12 +59,17 @@
  *               to expiry; 0 = never), so a re-queued signal gets a fresh
  *               expiry instead of one that may have passed
  * meta     key  "format", "applied", "replayed", "conflicting",
- *               "ebms_duplicates", "next_outbox"
+ *               "ebms_duplicates", "next_outbox", "outbox_queued",
+ *               "outbox_delivered", "outbox_retrying", "outbox_expired",
+ *               "outbox_failed"
  *          [M]  one u64
  *
  * The ebms db was added without a format change: a writable open creates
  * it in an older store, a read-only open reads its absence as empty, and
- * older code ignores it.
+ * older code ignores it. The pending db likewise: a writable open that
+ * does not find it builds it from the outbox. An older binary writing to
+ * the store afterwards would queue entries the pending db does not know,
+ * so do not go back to one once delivery ran.
  *
  * Limitation: every process must open the environment with the same map
  * size (StufLZMapSize), because a process that finds the map grown by
@@ -103,6 +116,7 @@ enum {
     DB_OUTBOX,
     DB_META,
     DB_EBMS,
+    DB_PENDING,
     DB_COUNT
 };
 
@@ -117,6 +131,7 @@ static const struct {
     [DB_OUTBOX] = { "outbox", 0 },
     [DB_META] = { "meta", 0 },
     [DB_EBMS] = { "ebms", 0 },
+    [DB_PENDING] = { "pending", 0 },
 };
 
 typedef struct {
@@ -315,29 +330,65 @@ static MDB_val encode_stufref(const store_message_t *m, apr_pool_t *pool)
     return bytes_val(w.data, w.len);
 }
 
-static MDB_val encode_outbox(const store_outbox_entry_t *e,
-                             apr_time_t created, apr_pool_t *pool)
+static MDB_val encode_outbox_record(const store_outbox_t *o,
+                                    apr_pool_t *pool)
 {
     record_writer_t w;
 
     record_writer_init(&w, pool, RECORD_OUTBOX);
-    record_put_string(&w, e->destination);
-    record_put_string(&w, e->kind);
-    record_put_string(&w, e->partner);
-    record_put_string(&w, e->reference);
-    record_put_string(&w, "queued");
-    record_put_u64(&w, 0);
-    record_put_u64(&w, (apr_uint64_t)created);
-    record_put_u64(&w, (apr_uint64_t)created);
-    record_put_u64(&w, (apr_uint64_t)e->expires);
-    record_put_string(&w, NULL);
-    record_put_bytes(&w, e->payload ? e->payload : "", e->payload_len);
-    record_put_string(&w, e->content_type);
+    record_put_string(&w, o->destination);
+    record_put_string(&w, o->kind);
+    record_put_string(&w, o->partner);
+    record_put_string(&w, o->reference);
+    record_put_string(&w, o->state);
+    record_put_u64(&w, o->attempts);
+    record_put_u64(&w, (apr_uint64_t)o->created);
+    record_put_u64(&w, (apr_uint64_t)o->next_try);
+    record_put_u64(&w, (apr_uint64_t)o->expires);
+    record_put_string(&w, o->last_error);
+    record_put_bytes(&w, o->payload ? o->payload : "", o->payload_len);
+    record_put_string(&w, o->content_type);
+    record_put_u64(&w, o->max_attempts);
+    record_put_u64(&w, (apr_uint64_t)o->retry_interval);
     return bytes_val(w.data, w.len);
 }
 
-static int decode_outbox(const MDB_val *key, const MDB_val *val,
-                         apr_pool_t *pool, store_outbox_t *o)
+/* A destination without an address after the scheme ("stuf-soap:") has
+ * nowhere to go: the entry is held instead of queued. */
+static int destination_is_empty(const char *destination)
+{
+    const char *colon = destination ? strchr(destination, ':') : NULL;
+
+    return colon == NULL || colon[1] == '\0';
+}
+
+static MDB_val encode_outbox(const store_outbox_entry_t *e,
+                             apr_time_t created, apr_pool_t *pool)
+{
+    store_outbox_t o;
+
+    memset(&o, 0, sizeof(o));
+    o.destination = e->destination;
+    o.kind = e->kind;
+    o.partner = e->partner;
+    o.reference = e->reference;
+    o.state = destination_is_empty(e->destination) ? "held" : "queued";
+    o.created = created;
+    o.next_try = created;
+    o.expires = e->expires;
+    o.payload = e->payload;
+    o.payload_len = e->payload_len;
+    o.content_type = e->content_type;
+    o.max_attempts = e->max_attempts;
+    o.retry_interval = e->retry_interval;
+    return encode_outbox_record(&o, pool);
+}
+
+/* with_payload 0 leaves payload NULL (a claim looking at entries it may
+ * not take need not copy them). */
+static int decode_outbox_ex(const MDB_val *key, const MDB_val *val,
+                            apr_pool_t *pool, int with_payload,
+                            store_outbox_t *o)
 {
     record_reader_t r;
     const void *payload;
@@ -362,7 +413,7 @@ static int decode_outbox(const MDB_val *key, const MDB_val *val,
 
     /* Copied: the map may move once the read transaction ends. */
     payload = record_get_bytes(&r, &o->payload_len);
-    if (payload) {
+    if (payload && with_payload) {
         o->payload = apr_pstrmemdup(pool, payload, o->payload_len);
     }
 
@@ -370,7 +421,19 @@ static int decode_outbox(const MDB_val *key, const MDB_val *val,
     if (!r.failed && r.pos < r.len) {
         o->content_type = record_get_string(&r, pool);
     }
-    return r.failed ? BAD_RECORD : 0;
+
+    /* And one queued before the retry schedule was stored here. */
+    if (!r.failed && r.pos < r.len) {
+        o->max_attempts = (unsigned)record_get_u64(&r);
+        o->retry_interval = (apr_interval_time_t)record_get_u64(&r);
+    }
+    return r.failed || o->state == NULL ? BAD_RECORD : 0;
+}
+
+static int decode_outbox(const MDB_val *key, const MDB_val *val,
+                         apr_pool_t *pool, store_outbox_t *o)
+{
+    return decode_outbox_ex(key, val, pool, 1, o);
 }
 
 static MDB_val encode_ebms(const ebms_record_t *e, apr_pool_t *pool)
@@ -527,6 +590,49 @@ static int meta_bump(lmdb_store_t *s, MDB_txn *txn, const char *name,
     return rc ? rc : meta_put(s, txn, name, value + 1, pool);
 }
 
+/* ---- outbox states ---------------------------------------------------- */
+
+static int state_is_final(const char *state)
+{
+    return strcmp(state, "delivered") == 0 || strcmp(state, "failed") == 0
+           || strcmp(state, "expired") == 0;
+}
+
+/* The functional answers keep their order per partner and destination;
+ * signals (Acknowledgment, MessageError) need none. */
+static int kind_is_ordered(const char *kind)
+{
+    return kind && (strcmp(kind, "Bv01") == 0 || strcmp(kind, "Fo01") == 0
+                    || strcmp(kind, "Fo03") == 0);
+}
+
+/* Fills the pending db from the outbox (a store from before it). */
+static int pending_rebuild(lmdb_store_t *s, MDB_txn *txn, apr_pool_t *pool)
+{
+    MDB_val key, val, empty = bytes_val("", 0);
+    MDB_cursor *cursor;
+    MDB_cursor_op op;
+    store_outbox_t o;
+    int rc;
+
+    rc = mdb_cursor_open(txn, s->dbi[DB_OUTBOX], &cursor);
+    if (rc) {
+        return rc;
+    }
+    for (op = MDB_FIRST; (rc = mdb_cursor_get(cursor, &key, &val, op)) == 0;
+         op = MDB_NEXT) {
+        rc = decode_outbox_ex(&key, &val, pool, 0, &o);
+        if (rc == 0 && !state_is_final(o.state)) {
+            rc = mdb_put(txn, s->dbi[DB_PENDING], &key, &empty, 0);
+        }
+        if (rc) {
+            break;
+        }
+    }
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- open and close --------------------------------------------------- */
 
 /* Opens every db once, so request threads never open one (a dbi opened
@@ -536,6 +642,7 @@ static int open_dbs(lmdb_store_t *s, apr_pool_t *pool, const char **error)
 {
     MDB_txn *txn;
     apr_uint64_t format;
+    int build_pending = 0;
     int i, rc;
 
     rc = begin_txn(s, s->read_only ? MDB_RDONLY : 0, &txn);
@@ -548,11 +655,14 @@ static int open_dbs(lmdb_store_t *s, apr_pool_t *pool, const char **error)
     for (i = 0; i < DB_COUNT; i++) {
         unsigned flags = db_specs[i].flags;
 
-        rc = mdb_dbi_open(txn, db_specs[i].name,
-                          s->read_only ? flags : flags | MDB_CREATE,
-                          &s->dbi[i]);
+        rc = mdb_dbi_open(txn, db_specs[i].name, flags, &s->dbi[i]);
         if (rc == MDB_NOTFOUND && s->read_only) {
             continue;
+        }
+        if (rc == MDB_NOTFOUND) {
+            rc = mdb_dbi_open(txn, db_specs[i].name, flags | MDB_CREATE,
+                              &s->dbi[i]);
+            build_pending = build_pending || i == DB_PENDING;
         }
         if (rc) {
             *error = apr_psprintf(pool, "cannot open LMDB db %s: %s",
@@ -561,6 +671,17 @@ static int open_dbs(lmdb_store_t *s, apr_pool_t *pool, const char **error)
             return -1;
         }
         s->present[i] = 1;
+    }
+
+    /* A store from before the pending db: index what is not final. */
+    if (build_pending) {
+        rc = pending_rebuild(s, txn, pool);
+        if (rc) {
+            *error = apr_psprintf(pool, "cannot index the outbox: %s",
+                                  lmdb_error(rc));
+            mdb_txn_abort(txn);
+            return -1;
+        }
     }
 
     /* A store written by a later format must not be misread. */
@@ -866,9 +987,19 @@ static int apply_outbox(apply_t *a, const store_outbox_entry_t *entry,
     if (rc) {
         return rc;
     }
+    val = bytes_val("", 0);
+    a->step = "pending put";
+    rc = mdb_put(a->txn, s->dbi[DB_PENDING], &key, &val, 0);
+    if (rc) {
+        return rc;
+    }
 
     a->step = "outbox sequence";
-    return meta_put(s, a->txn, "next_outbox", next + 1, a->pool);
+    rc = meta_put(s, a->txn, "next_outbox", next + 1, a->pool);
+    if (rc) {
+        return rc;
+    }
+    return meta_bump(s, a->txn, "outbox_queued", a->pool);
 }
 
 /* Remembers a MessageId. NOOVERWRITE: the lookup before found none, and a
@@ -1359,6 +1490,16 @@ static int lmdb_get_stats(void *backend, store_stats_t *stats)
         [DB_STUFREF] = &stats->stufrefs,
         [DB_OUTBOX] = &stats->outbox_entries,
         [DB_EBMS] = &stats->ebms_messages,
+        [DB_PENDING] = &stats->outbox_pending,
+    };
+    static const char *const outbox_counters[] = {
+        "outbox_queued", "outbox_delivered", "outbox_retrying",
+        "outbox_expired", "outbox_failed",
+    };
+    apr_uint64_t *outbox_values[] = {
+        &stats->outbox_queued, &stats->outbox_delivered,
+        &stats->outbox_retrying, &stats->outbox_expired,
+        &stats->outbox_failed,
     };
     MDB_envinfo info;
     MDB_stat stat;
@@ -1385,6 +1526,9 @@ static int lmdb_get_stats(void *backend, store_stats_t *stats)
     }
     if (rc == 0) {
         rc = meta_get(s, txn, "ebms_duplicates", &stats->ebms_duplicates);
+    }
+    for (i = 0; i < 5 && rc == 0; i++) {
+        rc = meta_get(s, txn, outbox_counters[i], outbox_values[i]);
     }
     mdb_txn_abort(txn);
 
@@ -1474,6 +1618,323 @@ static int lmdb_check_stufref(void *backend, const char *zender_key,
     return same ? 1 : 2;
 }
 
+/* ---- outbox delivery -------------------------------------------------- */
+
+/* One outbox write in progress (claim, finish, expire). */
+typedef struct {
+    lmdb_store_t *store;
+    MDB_txn *txn;
+    apr_pool_t *pool;
+} outbox_txn_t;
+
+static int outbox_begin(lmdb_store_t *s, apr_pool_t *pool, outbox_txn_t *t)
+{
+    t->store = s;
+    t->pool = pool;
+    t->txn = NULL;
+    if (s->read_only || !s->present[DB_OUTBOX] || !s->present[DB_PENDING]) {
+        return -1;
+    }
+    return begin_txn(s, 0, &t->txn) ? -1 : 0;
+}
+
+static int outbox_put(outbox_txn_t *t, const store_outbox_t *o)
+{
+    unsigned char buf[8];
+    MDB_val key = sequence_key(o->sequence, buf);
+    MDB_val val = encode_outbox_record(o, t->pool);
+
+    return mdb_put(t->txn, t->store->dbi[DB_OUTBOX], &key, &val, 0);
+}
+
+/* Ends the transaction: committed when something changed, else aborted
+ * (no write, no fsync). Returns count, or -1 when the commit failed. */
+static int outbox_end(outbox_txn_t *t, int rc, int changed, int count)
+{
+    if (rc || !changed) {
+        mdb_txn_abort(t->txn);
+        return rc ? -1 : count;
+    }
+    return mdb_txn_commit(t->txn) ? -1 : count;
+}
+
+/* Whether a claim may take entry o now (orders aside). */
+static int claimable(const store_outbox_t *o, const store_outbox_claim_t *c)
+{
+    if (strcmp(o->state, "queued") != 0 && strcmp(o->state, "retrying") != 0
+        && strcmp(o->state, "sending") != 0) {
+        return 0;
+    }
+    if (o->next_try > c->now) {
+        return 0;
+    }
+    if (o->expires && o->expires <= c->now) {
+        return 0;
+    }
+    return c->skip == NULL || !c->skip(c->skip_baton, o->destination);
+}
+
+static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
+                             apr_pool_t *pool, apr_array_header_t **claimed)
+{
+    apr_pool_t *scratch;
+    apr_hash_t *blocked, *per_destination;
+    MDB_val key, val, data;
+    MDB_cursor *cursor;
+    MDB_cursor_op op;
+    outbox_txn_t t;
+    store_outbox_t o;
+    int rc, count = 0;
+
+    /* What is only looked at goes in a scratch pool: a claim may walk
+     * thousands of entries it does not take. */
+    if (apr_pool_create(&scratch, pool) != APR_SUCCESS) {
+        return -1;
+    }
+    blocked = apr_hash_make(scratch);
+    per_destination = apr_hash_make(scratch);
+    if (outbox_begin(backend, pool, &t)) {
+        apr_pool_destroy(scratch);
+        return -1;
+    }
+    rc = mdb_cursor_open(t.txn, t.store->dbi[DB_PENDING], &cursor);
+    if (rc) {
+        apr_pool_destroy(scratch);
+        return outbox_end(&t, rc, 0, 0);
+    }
+
+    for (op = MDB_FIRST; count < c->max
+                         && (rc = mdb_cursor_get(cursor, &key, &val, op))
+                                == 0;
+         op = MDB_NEXT) {
+        const char *order = NULL;
+        int *taken;
+
+        rc = mdb_get(t.txn, t.store->dbi[DB_OUTBOX], &key, &data);
+        if (rc == 0) {
+            rc = decode_outbox_ex(&key, &data, scratch, 0, &o);
+        }
+        if (rc) {
+            break;
+        }
+        if (kind_is_ordered(o.kind)) {
+            order = apr_pstrcat(scratch, o.partner ? o.partner : "", "\n",
+                                o.destination ? o.destination : "", NULL);
+            if (apr_hash_get(blocked, order, APR_HASH_KEY_STRING)) {
+                continue;
+            }
+        }
+        taken = apr_hash_get(per_destination, o.destination,
+                             APR_HASH_KEY_STRING);
+        if (!claimable(&o, c)
+            || (c->max_per_destination && taken
+                && *taken >= c->max_per_destination)) {
+            /* Everything later of this partner and destination waits. */
+            if (order) {
+                apr_hash_set(blocked, order, APR_HASH_KEY_STRING, "");
+            }
+            continue;
+        }
+
+        rc = decode_outbox_ex(&key, &data, pool, 1, &o);
+        if (rc) {
+            break;
+        }
+        o.state = "sending";
+        o.next_try = c->now + c->lease;
+        rc = outbox_put(&t, &o);
+        if (rc) {
+            break;
+        }
+        if (taken == NULL) {
+            taken = apr_pcalloc(scratch, sizeof(*taken));
+            apr_hash_set(per_destination, o.destination,
+                         APR_HASH_KEY_STRING, taken);
+        }
+        (*taken)++;
+        APR_ARRAY_PUSH(*claimed, store_outbox_t) = o;
+        count++;
+    }
+    mdb_cursor_close(cursor);
+    apr_pool_destroy(scratch);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    if (rc) {
+        apr_array_clear(*claimed);
+    }
+    count = outbox_end(&t, rc, count > 0, count);
+    if (count < 0) {
+        apr_array_clear(*claimed);
+    }
+    return count;
+}
+
+static int pending_delete(outbox_txn_t *t, apr_uint64_t sequence)
+{
+    unsigned char buf[8];
+    MDB_val key = sequence_key(sequence, buf);
+    int rc = mdb_del(t->txn, t->store->dbi[DB_PENDING], &key, NULL);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* One result applied to its entry; *done is 1 when it was recorded. */
+static int finish_one(outbox_txn_t *t, const store_outbox_result_t *r,
+                      apr_time_t now, int *done)
+{
+    static const char *const counters[] = {
+        [STORE_OUTBOX_DELIVERED] = "outbox_delivered",
+        [STORE_OUTBOX_RETRY] = "outbox_retrying",
+        [STORE_OUTBOX_FAILED] = "outbox_failed",
+        [STORE_OUTBOX_RELEASE] = NULL,
+    };
+    unsigned char buf[8];
+    MDB_val key = sequence_key(r->sequence, buf), val;
+    store_outbox_t o;
+    int rc;
+
+    *done = 0;
+    rc = mdb_get(t->txn, t->store->dbi[DB_OUTBOX], &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+    if (rc == 0) {
+        rc = decode_outbox_ex(&key, &val, t->pool, 1, &o);
+    }
+    if (rc) {
+        return rc;
+    }
+    if (strcmp(o.state, "sending") != 0 || o.next_try != r->lease) {
+        return 0;
+    }
+
+    switch (r->outcome) {
+    case STORE_OUTBOX_DELIVERED:
+        o.state = "delivered";
+        o.attempts++;
+        o.next_try = now;
+        break;
+    case STORE_OUTBOX_RETRY:
+        o.state = "retrying";
+        o.attempts++;
+        o.next_try = r->next_try;
+        o.last_error = r->error;
+        break;
+    case STORE_OUTBOX_FAILED:
+        o.state = "failed";
+        o.attempts++;
+        o.next_try = now;
+        o.last_error = r->error;
+        break;
+    case STORE_OUTBOX_RELEASE:
+        o.state = o.attempts ? "retrying" : "queued";
+        o.next_try = r->next_try;
+        break;
+    default:
+        return 0;
+    }
+    rc = outbox_put(t, &o);
+    if (rc == 0 && state_is_final(o.state)) {
+        rc = pending_delete(t, o.sequence);
+    }
+    if (rc == 0 && counters[r->outcome]) {
+        rc = meta_bump(t->store, t->txn, counters[r->outcome], t->pool);
+    }
+    *done = rc == 0;
+    return rc;
+}
+
+static int lmdb_outbox_finish(void *backend,
+                              const store_outbox_result_t *results,
+                              int count, apr_time_t now)
+{
+    apr_pool_t *pool;
+    outbox_txn_t t;
+    int i, rc = 0, done, recorded = 0;
+
+    /* The caller gives no pool: records are encoded in a scratch one. */
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    if (outbox_begin(backend, pool, &t)) {
+        apr_pool_destroy(pool);
+        return -1;
+    }
+    for (i = 0; i < count && rc == 0; i++) {
+        rc = finish_one(&t, &results[i], now, &done);
+        recorded += done;
+    }
+    recorded = outbox_end(&t, rc, recorded > 0, recorded);
+    apr_pool_destroy(pool);
+    return recorded;
+}
+
+static int lmdb_outbox_expire(void *backend, apr_time_t now,
+                              apr_pool_t *pool, apr_array_header_t **expired)
+{
+    MDB_val key, val, data;
+    MDB_cursor *cursor;
+    MDB_cursor_op op;
+    outbox_txn_t t;
+    store_outbox_t o;
+    int i, rc, count = 0;
+
+    if (outbox_begin(backend, pool, &t)) {
+        return -1;
+    }
+    rc = mdb_cursor_open(t.txn, t.store->dbi[DB_PENDING], &cursor);
+    if (rc) {
+        return outbox_end(&t, rc, 0, 0);
+    }
+
+    for (op = MDB_FIRST; (rc = mdb_cursor_get(cursor, &key, &val, op)) == 0;
+         op = MDB_NEXT) {
+        rc = mdb_get(t.txn, t.store->dbi[DB_OUTBOX], &key, &data);
+        if (rc == 0) {
+            rc = decode_outbox_ex(&key, &data, pool, 1, &o);
+        }
+        if (rc) {
+            break;
+        }
+        if (o.expires == 0 || o.expires > now || state_is_final(o.state)
+            || (strcmp(o.state, "sending") == 0 && o.next_try > now)) {
+            continue;
+        }
+        o.state = "expired";
+        o.last_error = apr_psprintf(pool, "expired after %u attempt(s)%s%s",
+                                    o.attempts, o.last_error ? ": " : "",
+                                    o.last_error ? o.last_error : "");
+        o.next_try = now;
+        rc = outbox_put(&t, &o);
+        if (rc == 0) {
+            rc = meta_bump(t.store, t.txn, "outbox_expired", pool);
+        }
+        if (rc) {
+            break;
+        }
+        o.payload = NULL;
+        APR_ARRAY_PUSH(*expired, store_outbox_t) = o;
+        count++;
+    }
+    mdb_cursor_close(cursor);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+
+    /* Out of the pending db only after the walk: a delete under a cursor
+     * that then moves on is easy to get wrong. */
+    for (i = 0; rc == 0 && i < count; i++) {
+        rc = pending_delete(&t, APR_ARRAY_IDX(*expired, i,
+                                              store_outbox_t).sequence);
+    }
+    count = outbox_end(&t, rc, count > 0, count);
+    if (count < 0) {
+        apr_array_clear(*expired);
+    }
+    return count;
+}
+
 const store_backend_t store_lmdb_backend = {
     "lmdb",
     lmdb_open,
@@ -1487,4 +1948,7 @@ const store_backend_t store_lmdb_backend = {
     lmdb_get_stats,
     lmdb_get_ebms,
     lmdb_check_stufref,
+    lmdb_outbox_claim,
+    lmdb_outbox_finish,
+    lmdb_outbox_expire,
 };

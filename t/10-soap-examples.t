@@ -78,8 +78,8 @@ CONF
                'six Bv01 queued');
             is(scalar(grep { $_->{kind} eq 'Fo01' } @mine), 2,
                'two Fo01 queued (no statustype omschrijving)');
-            is(scalar(grep { $_->{state} eq 'queued' } @mine), 8,
-               'all eight are queued');
+            is(scalar(grep { $_->{state} eq 'held' } @mine), 8,
+               'all eight are held (the partner has no reply URL)');
 
             my $stats = json_of($server, '--stats');
             is($stats->{zaken}, 2, 'two zaken in the store');

@@ -6,7 +6,8 @@ set -e
 
 PACKAGES="build-essential apache2 apache2-dev libapr1-dev libaprutil1-dev
 libxml2-dev libxml2-utils liblmdb-dev lmdb-utils libssl-dev libjansson-dev
-libcurl4-openssl-dev pkg-config tzdata perl curl openssl"
+libcurl4-openssl-dev pkg-config tzdata perl curl openssl
+clang-14 libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,7 +15,7 @@ my $var = "$root/var";
 my $modules = '/usr/lib/apache2/modules';
 my $mpm = $ENV{MPM} || 'event';
 
-make_path("$var/run", "$var/logs");
+make_path("$var/run", "$var/logs", "$var/receiver");
 chmod 0755, $var, "$var/run";
 my $user = $> == 0 ? "User www-data\nGroup www-data" : '';
 if ($> == 0) {
@@ -26,6 +26,31 @@ if ($> == 0) {
         chmod($mode | 0111, $dir) unless $mode & 0001;
         $dir = dirname($dir);
     }
+}
+
+# A partner receiver on PORT+1 that prints what LZ delivers, and a CPA
+# copy whose gemeente endpoint is that receiver.
+my $receiver_port = $port + 1;
+my $cpa = do {
+    local $/;
+    open my $in, '<', "$root/conf/lz-example-cpa.xml" or die $!;
+    <$in>;
+};
+$cpa =~ s{https://zaaksysteem\.example/ebms}
+         {http://127.0.0.1:$receiver_port/ebms}g;
+open my $cpa_fh, '>', "$var/lz-example-cpa.xml" or die $!;
+print $cpa_fh $cpa;
+close $cpa_fh;
+my $receiver_pid = fork;
+die "fork: $!" unless defined $receiver_pid;
+if ($receiver_pid == 0) {
+    require lib;
+    lib->import("$root/t/lib");
+    require StufLZ::Receiver;
+    my $receiver = StufLZ::Receiver->new(port => $receiver_port, print => 1,
+                                         dir => "$var/receiver");
+    $receiver->serve_here;
+    exit 0;
 }
 
 open my $fh, '>', "$var/httpd.conf" or die "$var/httpd.conf: $!";
@@ -46,8 +71,8 @@ LoadModule stuflz_module $root/build/mod_stuflz.so
 
 StufLZStore lmdb:$var/store
 StufLZSchema $root/xsd/lz-zakLk01.xsd
-StufLZPartner 00000001234567890363 0363
-StufLZCPA $root/conf/lz-example-cpa.xml
+StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:$receiver_port/stuf
+StufLZCPA $var/lz-example-cpa.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
 </Location>
@@ -77,6 +102,11 @@ Then look at what LZ stored:
   $root/build/stuflz show --store lmdb:$var/store --zaak 0363VB20240001
   $root/build/stuflz show --store lmdb:$var/store --outbox
 
+The Bv01 is delivered to the partner's receiver on 127.0.0.1:$receiver_port,
+which prints each request it gets here.
+
 TEXT
-exec '/usr/sbin/apache2', '-f', "$var/httpd.conf", '-DFOREGROUND';
-die "cannot start apache2: $!";
+# httpd in the foreground; the receiver goes when it ends.
+system '/usr/sbin/apache2', '-f', "$var/httpd.conf", '-DFOREGROUND';
+kill 'TERM', $receiver_pid;
+waitpid $receiver_pid, 0;

@@ -304,6 +304,18 @@ static json_t *stats_json(store_t *store)
                         json_integer((json_int_t)stats.messages_replayed));
     json_object_set_new(object, "messagesConflicting",
                         json_integer((json_int_t)stats.messages_conflicting));
+    json_object_set_new(object, "outboxQueued",
+                        json_integer((json_int_t)stats.outbox_queued));
+    json_object_set_new(object, "outboxDelivered",
+                        json_integer((json_int_t)stats.outbox_delivered));
+    json_object_set_new(object, "outboxRetrying",
+                        json_integer((json_int_t)stats.outbox_retrying));
+    json_object_set_new(object, "outboxExpired",
+                        json_integer((json_int_t)stats.outbox_expired));
+    json_object_set_new(object, "outboxFailed",
+                        json_integer((json_int_t)stats.outbox_failed));
+    json_object_set_new(object, "outboxPending",
+                        json_integer((json_int_t)stats.outbox_pending));
     json_object_set_new(object, "mapSize", json_integer(
                             (json_int_t)stats.map_size));
     json_object_set_new(object, "mapUsed", json_integer(

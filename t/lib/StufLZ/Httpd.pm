@@ -39,12 +39,15 @@ sub free_port {
     return $port;
 }
 
-# new(mpm => 'event', conf => 'extra directives', store => 1)
+# new(mpm => 'event', conf => 'extra directives', store => 1,
+#     cpa => 'CPA files instead of the two examples')
 sub new {
     my ($class, %args) = @_;
     my $self = bless {
         mpm => $args{mpm} || 'event',
         conf => $args{conf} || '',
+        cpa => $args{cpa}
+            || "$ROOT/conf/lz-example-cpa.xml $ROOT/conf/lz-example-cpa-async.xml",
         port => $args{port} || free_port(),
         dir => tempdir('stuflz-live-XXXXXX', TMPDIR => 1,
                        CLEANUP => !$ENV{STUFLZ_KEEP}),
@@ -90,7 +93,7 @@ $mpm_conf
 StufLZStore lmdb:$self->{dir}/store
 StufLZSchema $ROOT/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord
-StufLZCPA $ROOT/conf/lz-example-cpa.xml $ROOT/conf/lz-example-cpa-async.xml
+StufLZCPA $self->{cpa}
 <Location /lz/stuf>
     SetHandler stuflz-soap
 </Location>
