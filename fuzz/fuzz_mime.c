@@ -29,7 +29,13 @@ static int plain_id(const char *id)
            id[0] != '<' && id[n - 1] != '>' && strncasecmp(id, "cid:", 4);
 }
 
-/* How many parts carry exactly this Content-ID. */
+/* A Content-ID without a "cid:" in front, as lookups compare it. */
+static const char *bare_id(const char *id)
+{
+    return strncasecmp(id, "cid:", 4) == 0 ? id + 4 : id;
+}
+
+/* How many parts carry this Content-ID, as lookups compare them. */
 static int id_count(const apr_array_header_t *parts, const char *id)
 {
     int count = 0;
@@ -38,7 +44,7 @@ static int id_count(const apr_array_header_t *parts, const char *id)
     for (i = 0; i < parts->nelts; i++) {
         const char *other = APR_ARRAY_IDX(parts, i, sz_mime_part_t).content_id;
 
-        count += other != NULL && strcmp(other, id) == 0;
+        count += other != NULL && strcmp(bare_id(other), bare_id(id)) == 0;
     }
     return count;
 }
