@@ -17,6 +17,12 @@ chmod 755 "$DIR/run"
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="User www-data
 Group www-data"
+# The example CPAs with their endpoints on a closed local port: the
+# outbox must not look up or contact the example hosts.
+sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
+    $PWD/conf/lz-example-cpa.xml > "$DIR/lz-example-cpa.xml"
+sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
+    $PWD/conf/lz-example-cpa-async.xml > "$DIR/lz-example-cpa-async.xml"
 cat > "$DIR/httpd.conf" <<CONF
 ServerRoot "$DIR"
 ServerName 127.0.0.1
@@ -40,7 +46,7 @@ LoadModule stuflz_module $PWD/build/mod_stuflz.so
 StufLZStore lmdb:$DIR/store
 StufLZSchema $PWD/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord
-StufLZCPA $PWD/conf/lz-example-cpa.xml $PWD/conf/lz-example-cpa-async.xml
+StufLZCPA $DIR/lz-example-cpa.xml $DIR/lz-example-cpa-async.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
 </Location>

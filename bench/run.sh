@@ -13,6 +13,10 @@ chmod 755 "$DIR/run"
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="User www-data
 Group www-data"
+# The example CPAs with their endpoints on a closed local port: the
+# outbox must not look up or contact the example hosts.
+sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
+    $PWD/conf/lz-example-cpa.xml > "$DIR/lz-example-cpa.xml"
 cat > "$DIR/httpd.conf" <<CONF
 ServerRoot "$DIR"
 ServerName 127.0.0.1
@@ -30,7 +34,7 @@ LoadModule stuflz_module $PWD/build/mod_stuflz.so
 StufLZStore lmdb:$DIR/store
 StufLZSchema $PWD/xsd/lz-zakLk01.xsd
 StufLZPartner 00000001234567890363 0363
-StufLZCPA $PWD/conf/lz-example-cpa.xml
+StufLZCPA $DIR/lz-example-cpa.xml
 <Location /lz/stuf>
     SetHandler stuflz-soap
 </Location>

@@ -188,7 +188,8 @@ sub run_stuf {
     is($r->{status}, 200, 'zakLk01: HTTP 200 with the Ack');
     my @bv01 = grep { $_->{kind} eq 'Bv01' } @{ outbox($server) };
     ok(scalar @bv01, 'zakLk01: Bv01 queued');
-    like($bv01[-1]{destination} // '', qr{^ebms:https://zaaksysteem\.example/},
+    # The harness points the CPA's gemeente endpoint at a closed local port.
+    like($bv01[-1]{destination} // '', qr{^ebms:http://127\.0\.0\.1:9/closed},
          'the Bv01 goes to the gemeente endpoint of the CPA');
     like($bv01[-1]{reference} // '', qr{^lz-[0-9a-f]+\@},
          'the Bv01 MessageId follows the referentienummer@domain rule');

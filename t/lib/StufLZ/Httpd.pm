@@ -46,8 +46,7 @@ sub new {
     my $self = bless {
         mpm => $args{mpm} || 'event',
         conf => $args{conf} || '',
-        cpa => $args{cpa}
-            || "$ROOT/conf/lz-example-cpa.xml $ROOT/conf/lz-example-cpa-async.xml",
+        cpa => $args{cpa},
         port => $args{port} || free_port(),
         dir => tempdir('stuflz-live-XXXXXX', TMPDIR => 1,
                        CLEANUP => !$ENV{STUFLZ_KEEP}),
@@ -55,8 +54,24 @@ sub new {
     chmod 0755, $self->{dir};
     make_path("$self->{dir}/run", "$self->{dir}/logs");
     chmod 0755, "$self->{dir}/run";
+    $self->{cpa} ||= join ' ', map { $self->local_cpa($_) }
+        'lz-example-cpa.xml', 'lz-example-cpa-async.xml';
     $self->write_conf;
     return $self;
+}
+
+# A copy of an example CPA whose endpoints point at a closed port on
+# this machine, so that the outbox never looks up or contacts the
+# example hosts (tests send nowhere but to loopback).
+sub local_cpa {
+    my ($self, $name) = @_;
+    my $cpa = slurp("$ROOT/conf/$name");
+    $cpa =~ s{https://[a-z.]+\.example/[^"]*}{http://127.0.0.1:9/closed}g;
+    my $path = "$self->{dir}/$name";
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $cpa;
+    close $fh;
+    return $path;
 }
 
 sub dir { $_[0]{dir} }
