@@ -9,6 +9,7 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "ap_mpm.h"
 #include "mod_watchdog.h"
 
 #include <apr_strings.h>
@@ -168,11 +169,23 @@ static void log_report(void *baton, const outbox_report_t *r)
                  next[0] ? "; next try " : "", next);
 }
 
+/* Whether this child is on its way out (graceful stop or restart). */
+static int stopping(void)
+{
+    int state = AP_MPMQ_STOPPING;
+
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
+        return 1;
+    }
+    return state == AP_MPMQ_STOPPING;
+}
+
 static apr_status_t delivery_callback(int state, void *data,
                                       apr_pool_t *pool)
 {
     server_rec *s = data;
     const char *error = NULL;
+    apr_pool_t *round_pool;
     outbox_round_t round;
 
     switch (state) {
@@ -192,19 +205,32 @@ static apr_status_t delivery_callback(int state, void *data,
             || *delivery_store == NULL) {
             return APR_SUCCESS;
         }
-        if (outbox_run(delivery, *delivery_store, log_report, s, pool,
-                       &round) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SZ_LOGNO(00072)
-                         "outbox delivery: the store failed; what was "
-                         "not recorded is sent again later");
+        if (apr_pool_create(&round_pool, pool) != APR_SUCCESS) {
+            return APR_SUCCESS;
         }
-        if (round.claimed || round.expired) {
-            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s, SZ_LOGNO(00073)
-                         "outbox round: %d claimed, %d delivered, %d retry, "
-                         "%d failed, %d expired, %d released",
-                         round.claimed, round.delivered, round.retried,
-                         round.failed, round.expired, round.released);
-        }
+        /* A round that ran out of budget with due work left is followed
+         * at once by the next (a pause per round would idle a sixth of
+         * the time while a long queue drains); between rounds, a child
+         * that is stopping lets go, as mod_watchdog itself does. */
+        do {
+            apr_pool_clear(round_pool);
+            if (outbox_run(delivery, *delivery_store, log_report, s,
+                           round_pool, &round) != 0) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SZ_LOGNO(00072)
+                             "outbox delivery: the store failed; what was "
+                             "not recorded is sent again later");
+            }
+            if (round.claimed || round.expired) {
+                ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
+                             SZ_LOGNO(00073) "outbox round: %d claimed, "
+                             "%d delivered, %d retry, %d failed, "
+                             "%d expired, %d released%s",
+                             round.claimed, round.delivered, round.retried,
+                             round.failed, round.expired, round.released,
+                             round.more ? ", more due" : "");
+            }
+        } while (round.more && !stopping());
+        apr_pool_destroy(round_pool);
         return APR_SUCCESS;
 
     case AP_WATCHDOG_STATE_STOPPING:

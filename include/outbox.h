@@ -54,9 +54,12 @@ typedef struct {
 
 typedef void outbox_report_fn(void *baton, const outbox_report_t *report);
 
-/* What one outbox_run did. */
+/* What one outbox_run did. more: the round ended on its budget with
+ * work left that was due, so the caller may start the next one at once
+ * instead of waiting for its interval. */
 typedef struct {
     int expired, claimed, delivered, retried, failed, released;
+    int more;
 } outbox_round_t;
 
 typedef struct outbox outbox_t;

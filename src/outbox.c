@@ -17,16 +17,21 @@
 #define MAX_ANSWER (64 * 1024)
 
 /* Entries claimed at once, and per destination (so one destination with
- * a long queue leaves room for the others). */
-#define CLAIM_BATCH 256
-#define CLAIM_PER_DESTINATION 64
+ * a long queue leaves room for the others). A claim walks the pending
+ * entries, and a lane of ordered answers cannot claim its next entries
+ * before its claimed ones are recorded: a lane runs dry once per claim,
+ * so the more it takes, the fewer such stops. */
+#define CLAIM_BATCH 1024
+#define CLAIM_PER_DESTINATION 256
 
 /* While lanes still have work, claim at most this often. */
 #define CLAIM_EVERY apr_time_from_msec(500)
 
-/* Outcomes are written together, at most this long after the first. */
-#define FLUSH_AFTER apr_time_from_msec(50)
-#define FLUSH_COUNT 64
+/* Outcomes are written together, at most this long after the first:
+ * each write is a synced commit that inbound messages queue behind, and
+ * an outcome not written yet only costs a duplicate after a crash. */
+#define FLUSH_AFTER apr_time_from_msec(250)
+#define FLUSH_COUNT 256
 
 struct outbox {
     outbox_config_t config;
@@ -67,6 +72,7 @@ typedef struct {
     apr_time_t first_result;
     int in_flight;
     int failed;                     /* the store failed */
+    int left_due;                   /* due entries were put back unsent */
 } run_t;
 
 static apr_status_t outbox_cleanup(void *data)
@@ -477,6 +483,19 @@ static void finished(run_t *run, CURL *easy, CURLcode code)
     curl_easy_cleanup(easy);
 }
 
+/* Concludes the transfers that ended. */
+static void collect(run_t *run)
+{
+    CURLMsg *message;
+    int left;
+
+    while ((message = curl_multi_info_read(run->outbox->multi, &left))) {
+        if (message->msg == CURLMSG_DONE) {
+            finished(run, message->easy_handle, message->data.result);
+        }
+    }
+}
+
 /* Takes more due entries into lanes; returns how many. */
 static int claim(run_t *run, int room, apr_time_t lease)
 {
@@ -531,6 +550,7 @@ static int start_lanes(run_t *run, int may_start)
         }
         if (!may_start) {
             release_rest(run, lane, apr_time_now());
+            run->left_due = 1;
             continue;
         }
         if (destination_is_down(run, lane->destination)) {
@@ -576,8 +596,7 @@ int outbox_run(outbox_t *outbox, store_t *store, outbox_report_fn *report_fn,
     apr_interval_time_t lease = config->budget + config->timeout
                                 + apr_time_from_sec(10);
     apr_time_t last_claim = 0;
-    int more = 1, waiting = 0, running;
-    CURLMsg *message;
+    int more = 1, waiting = 0, running, last_claimed = 0;
     run_t run;
 
     memset(round, 0, sizeof(*round));
@@ -607,33 +626,38 @@ int outbox_run(outbox_t *outbox, store_t *store, outbox_report_fn *report_fn,
             && run.in_flight < config->max_transfers
             && (waiting == 0
                 || apr_time_now() - last_claim >= CLAIM_EVERY)) {
-            more = claim(&run, CLAIM_BATCH, lease) > 0;
+            last_claimed = claim(&run, CLAIM_BATCH, lease);
+            more = last_claimed > 0;
             last_claim = apr_time_now();
         }
         waiting = start_lanes(&run, open);
         if (run.in_flight == 0 && waiting == 0) {
             flush(&run, 1);
             if (!open || !more) {
+                /* Out of time rather than out of work (it was still
+                 * claiming, or put due entries back unsent): the caller
+                 * starts the next round without its pause. */
+                round->more = !open && !run.failed
+                              && (last_claimed > 0 || run.left_due);
                 break;
             }
             continue;
         }
 
+        /* The requests just started go out first, and outcomes are
+         * written while the receivers work on them: a lane sends one
+         * entry at a time, so a commit between an answer and the next
+         * request would stall it. */
         curl_multi_perform(outbox->multi, &running);
-        while ((message = curl_multi_info_read(outbox->multi, &running))) {
-            if (message->msg == CURLMSG_DONE) {
-                finished(&run, message->easy_handle, message->data.result);
-            }
-        }
+        collect(&run);
         flush(&run, 0);
-        if (run.results->nelts > 0 && waiting == 0 && run.in_flight == 0) {
-            flush(&run, 1);
+        if (run.results->nelts == 0) {
+            more = 1;
         }
         if (run.in_flight > 0) {
             curl_multi_poll(outbox->multi, NULL, 0, 100, NULL);
-        }
-        if (run.results->nelts == 0) {
-            more = 1;
+            curl_multi_perform(outbox->multi, &running);
+            collect(&run);
         }
     }
     flush(&run, 1);

@@ -243,6 +243,43 @@ static void test_delay_and_headers(apr_pool_t *pool)
            "\"http://www.egem.nl/StUF/StUF0301/Fo03\"", "StUF: Fo03 action");
 }
 
+/* A whole round without a network: curl refuses the ftp URL at once (a
+ * permanent failure), so each entry is attempted and recorded failed,
+ * and a round that ran out of work (not out of time) asks for no
+ * immediate successor. */
+static void test_run(apr_pool_t *pool)
+{
+    const char *dest = "stuf-soap:ftp://127.0.0.1:9/stuf";
+    store_t *store = open_store(pool);
+    outbox_config_t config;
+    outbox_round_t round;
+    outbox_t *outbox;
+    const char *error = NULL;
+
+    if (store == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        tap_ok(0, "store and libcurl for a round");
+        return;
+    }
+    queue(store, pool, "Bv01", "P1", dest, "run-1", 0);
+    queue(store, pool, "Bv01", "P1", dest, "run-2", 0);
+    queue(store, pool, "Acknowledgment", "CPA", dest, "run-3", 0);
+    memset(&config, 0, sizeof(config));
+    outbox = outbox_create(&config, pool, &error);
+    tap_ok(outbox != NULL, "outbox_create");
+    if (outbox == NULL) {
+        return;
+    }
+    tap_is_int(outbox_run(outbox, store, NULL, NULL, pool, &round), 0,
+               "a round runs");
+    tap_is_int(round.claimed, 3, "all three claimed");
+    tap_is_int(round.failed, 3, "an unusable URL fails each");
+    tap_is_int(round.more, 0, "out of work, not of time: no more");
+    tap_is(state_of(store, pool, 3), "failed", "recorded failed");
+    tap_is_int(outbox_run(outbox, store, NULL, NULL, pool, &round), 0,
+               "an empty round runs");
+    tap_is_int(round.claimed + round.more, 0, "nothing claimed, no more");
+}
+
 int main(void)
 {
     apr_pool_t *pool = tap_start();
@@ -256,5 +293,6 @@ int main(void)
     }
     test_classify(pool);
     test_delay_and_headers(pool);
+    test_run(pool);
     return tap_done();
 }
