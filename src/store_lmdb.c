@@ -1678,6 +1678,7 @@ static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
                              apr_pool_t *pool, apr_array_header_t **claimed)
 {
     apr_pool_t *scratch;
+    apr_pool_t *entry_scratch;
     apr_hash_t *blocked, *per_destination;
     MDB_val key, val, data;
     MDB_cursor *cursor;
@@ -1686,9 +1687,14 @@ static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
     store_outbox_t o;
     int rc, count = 0;
 
-    /* What is only looked at goes in a scratch pool: a claim may walk
+    /* What is only looked at goes in a scratch pool cleared per entry
+     * (what must last the walk, in its parent): a claim may walk
      * thousands of entries it does not take. */
     if (apr_pool_create(&scratch, pool) != APR_SUCCESS) {
+        return -1;
+    }
+    if (apr_pool_create(&entry_scratch, scratch) != APR_SUCCESS) {
+        apr_pool_destroy(scratch);
         return -1;
     }
     blocked = apr_hash_make(scratch);
@@ -1710,16 +1716,18 @@ static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
         const char *order = NULL;
         int *taken;
 
+        apr_pool_clear(entry_scratch);
         rc = mdb_get(t.txn, t.store->dbi[DB_OUTBOX], &key, &data);
         if (rc == 0) {
-            rc = decode_outbox_ex(&key, &data, scratch, 0, &o);
+            rc = decode_outbox_ex(&key, &data, entry_scratch, 0, &o);
         }
         if (rc) {
             break;
         }
         if (kind_is_ordered(o.kind)) {
-            order = apr_pstrcat(scratch, o.partner ? o.partner : "", "\n",
-                                o.destination ? o.destination : "", NULL);
+            order = apr_pstrcat(entry_scratch, o.partner ? o.partner : "",
+                                "\n", o.destination ? o.destination : "",
+                                NULL);
             if (apr_hash_get(blocked, order, APR_HASH_KEY_STRING)) {
                 continue;
             }
@@ -1731,7 +1739,8 @@ static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
                 && *taken >= c->max_per_destination)) {
             /* Everything later of this partner and destination waits. */
             if (order) {
-                apr_hash_set(blocked, order, APR_HASH_KEY_STRING, "");
+                apr_hash_set(blocked, apr_pstrdup(scratch, order),
+                             APR_HASH_KEY_STRING, "");
             }
             continue;
         }
@@ -1748,7 +1757,9 @@ static int lmdb_outbox_claim(void *backend, const store_outbox_claim_t *c,
         }
         if (taken == NULL) {
             taken = apr_pcalloc(scratch, sizeof(*taken));
-            apr_hash_set(per_destination, o.destination,
+            apr_hash_set(per_destination,
+                         apr_pstrdup(scratch, o.destination ? o.destination
+                                                            : ""),
                          APR_HASH_KEY_STRING, taken);
         }
         (*taken)++;
@@ -1873,6 +1884,7 @@ static int lmdb_outbox_finish(void *backend,
 static int lmdb_outbox_expire(void *backend, apr_time_t now,
                               apr_pool_t *pool, apr_array_header_t **expired)
 {
+    apr_pool_t *scratch;
     MDB_val key, val, data;
     MDB_cursor *cursor;
     MDB_cursor_op op;
@@ -1880,19 +1892,28 @@ static int lmdb_outbox_expire(void *backend, apr_time_t now,
     store_outbox_t o;
     int i, rc, count = 0;
 
+    /* The walk looks at every pending entry: each is read into a scratch
+     * pool cleared per entry, without its payload, so memory stays small
+     * however long the queue; only an entry that expires is read whole. */
+    if (apr_pool_create(&scratch, pool) != APR_SUCCESS) {
+        return -1;
+    }
     if (outbox_begin(backend, pool, &t)) {
+        apr_pool_destroy(scratch);
         return -1;
     }
     rc = mdb_cursor_open(t.txn, t.store->dbi[DB_PENDING], &cursor);
     if (rc) {
+        apr_pool_destroy(scratch);
         return outbox_end(&t, rc, 0, 0);
     }
 
     for (op = MDB_FIRST; (rc = mdb_cursor_get(cursor, &key, &val, op)) == 0;
          op = MDB_NEXT) {
+        apr_pool_clear(scratch);
         rc = mdb_get(t.txn, t.store->dbi[DB_OUTBOX], &key, &data);
         if (rc == 0) {
-            rc = decode_outbox_ex(&key, &data, pool, 1, &o);
+            rc = decode_outbox_ex(&key, &data, scratch, 0, &o);
         }
         if (rc) {
             break;
@@ -1900,6 +1921,10 @@ static int lmdb_outbox_expire(void *backend, apr_time_t now,
         if (o.expires == 0 || o.expires > now || state_is_final(o.state)
             || (strcmp(o.state, "sending") == 0 && o.next_try > now)) {
             continue;
+        }
+        rc = decode_outbox_ex(&key, &data, pool, 1, &o);
+        if (rc) {
+            break;
         }
         o.state = "expired";
         o.last_error = apr_psprintf(pool, "expired after %u attempt(s)%s%s",
@@ -1918,6 +1943,7 @@ static int lmdb_outbox_expire(void *backend, apr_time_t now,
         count++;
     }
     mdb_cursor_close(cursor);
+    apr_pool_destroy(scratch);
     if (rc == MDB_NOTFOUND) {
         rc = 0;
     }
