@@ -11,49 +11,15 @@ cd "$(dirname "$0")/.."
 COUNT=${1:-10000}
 PORT=${PORT:-8182}
 DIR=$(mktemp -d /tmp/stuflz-rss-XXXXXX)
-chmod 755 "$DIR"
-mkdir -p "$DIR/run"
-chmod 755 "$DIR/run"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="User www-data
-Group www-data"
-# The example CPAs with their endpoints on a closed local port: the
-# outbox must not look up or contact the example hosts.
-sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
-    $PWD/conf/lz-example-cpa.xml > "$DIR/lz-example-cpa.xml"
-sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
-    $PWD/conf/lz-example-cpa-async.xml > "$DIR/lz-example-cpa-async.xml"
-cat > "$DIR/httpd.conf" <<CONF
-ServerRoot "$DIR"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$PORT
-PidFile "$DIR/run/httpd.pid"
-DefaultRuntimeDir "$DIR/run"
-Mutex file:$DIR/run default
-ErrorLog "$DIR/error.log"
-LogLevel warn
-MaxKeepAliveRequests 0
+. tools/httpd-conf.sh
+stuflz_httpd_conf "$PWD" "$DIR" "$PORT" prefork "MaxKeepAliveRequests 0
 StartServers 1
 MinSpareServers 1
 MaxSpareServers 1
 ServerLimit 1
 MaxRequestWorkers 1
 MaxConnectionsPerChild 0
-$USER_LINE
-LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule stuflz_module $PWD/build/mod_stuflz.so
-StufLZStore lmdb:$DIR/store
-StufLZSchema $PWD/xsd/lz-zakLk01.xsd
-StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord
-StufLZCPA $DIR/lz-example-cpa.xml $DIR/lz-example-cpa-async.xml
-<Location /lz/stuf>
-    SetHandler stuflz-soap
-</Location>
-<Location /lz/ebms>
-    SetHandler stuflz-ebms
-</Location>
-CONF
+StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord"
 /usr/sbin/apache2 -f "$DIR/httpd.conf" -k start
 sleep 1
 PARENT=$(cat "$DIR/run/httpd.pid")

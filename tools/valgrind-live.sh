@@ -133,43 +133,9 @@ PORT=${PORT:-$(perl -MIO::Socket::INET -e \
     'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1")
          ->sockport')}
 DIR=$(mktemp -d /tmp/stuflz-valgrind-XXXXXX)
-chmod 755 "$DIR"
-mkdir -p "$DIR/run"
-chmod 755 "$DIR/run"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="User www-data
-Group www-data"
-# The example CPAs with their endpoints on a closed local port: the
-# outbox must not look up or contact the example hosts.
-sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
-    $ROOT/conf/lz-example-cpa.xml > "$DIR/lz-example-cpa.xml"
-sed 's#https://[a-z.]*\.example/[^"]*#http://127.0.0.1:9/closed#g' \
-    $ROOT/conf/lz-example-cpa-async.xml > "$DIR/lz-example-cpa-async.xml"
-cat > "$DIR/httpd.conf" <<CONF
-ServerRoot "$DIR"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$PORT
-PidFile "$DIR/run/httpd.pid"
-DefaultRuntimeDir "$DIR/run"
-Mutex file:$DIR/run default
-ErrorLog "$DIR/error.log"
-LogLevel warn
-Timeout 120
-$USER_LINE
-LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule stuflz_module $ROOT/build/mod_stuflz.so
-StufLZStore lmdb:$DIR/store
-StufLZSchema $ROOT/xsd/lz-zakLk01.xsd
-StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord
-StufLZCPA $DIR/lz-example-cpa.xml $DIR/lz-example-cpa-async.xml
-<Location /lz/stuf>
-    SetHandler stuflz-soap
-</Location>
-<Location /lz/ebms>
-    SetHandler stuflz-ebms
-</Location>
-CONF
+. "$ROOT/tools/httpd-conf.sh"
+stuflz_httpd_conf "$ROOT" "$DIR" "$PORT" prefork "Timeout 120
+StufLZPartner 00000001234567890363 0363 reply=http://127.0.0.1:9/lz-antwoord"
 
 # 1. httpd -X under valgrind; leaks are counted at exit, after a graceful
 # stop has run every pool cleanup.
