@@ -439,9 +439,58 @@ static store_options_t store_options(const stuflz_server_t *conf)
 
 /* Prepares one server's processing configuration: zone, schema, limits.
  * Errors here stop httpd from starting. */
+/* What virtual hosts usually share with the main server: the compiled
+ * schema and the loaded CPAs, built once per configuration. */
+typedef struct {
+    const sz_schema_t *schema;
+    const char *schema_path;
+    const cpa_registry_t *cpas;
+    const apr_array_header_t *cpa_patterns;
+} shared_setup_t;
+
+static int same_patterns(const apr_array_header_t *a,
+                         const apr_array_header_t *b)
+{
+    int i;
+
+    if (a == NULL || b == NULL || a->nelts != b->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a, i, const char *),
+                   APR_ARRAY_IDX(b, i, const char *)) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Loads every StufLZCPA pattern; a bad CPA stops httpd with the file and
+ * the problem. */
+static const cpa_registry_t *load_cpas(apr_pool_t *pconf, server_rec *s,
+                                       const apr_array_header_t *patterns)
+{
+    cpa_registry_t *cpas = cpa_registry_make(pconf);
+    const char *error = NULL;
+    int i;
+
+    for (i = 0; i < patterns->nelts; i++) {
+        const char *pattern = APR_ARRAY_IDX(patterns, i, const char *);
+
+        if (cpa_registry_load(cpas, pattern, pconf, &error) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SZ_LOGNO(00012)
+                         "StufLZCPA %s: %s", pattern, error);
+            return NULL;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SZ_LOGNO(00013)
+                 "%d CPA(s) loaded for the ebMS binding",
+                 cpa_registry_count(cpas));
+    return cpas;
+}
+
 static int setup_server(apr_pool_t *pconf, server_rec *s,
-                        stuflz_server_t *conf, const sz_schema_t **shared,
-                        const char **shared_path)
+                        stuflz_server_t *conf, shared_setup_t *shared)
 {
     const char *error = NULL;
     const char *zone_name = conf->time_zone ? conf->time_zone
@@ -470,8 +519,8 @@ static int setup_server(apr_pool_t *pconf, server_rec *s,
     }
 
     /* Virtual hosts mostly share the main server's schema. */
-    if (*shared && strcmp(*shared_path, schema_path) == 0) {
-        conf->process.schema = *shared;
+    if (shared->schema && strcmp(shared->schema_path, schema_path) == 0) {
+        conf->process.schema = shared->schema;
     }
     else {
         conf->process.schema = sz_schema_load(schema_path, pconf, &error);
@@ -480,8 +529,8 @@ static int setup_server(apr_pool_t *pconf, server_rec *s,
                          "StufLZSchema %s: %s", schema_path, error);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        *shared = conf->process.schema;
-        *shared_path = schema_path;
+        shared->schema = conf->process.schema;
+        shared->schema_path = schema_path;
     }
 
     conf->process.receiver = conf->receiver;
@@ -491,26 +540,17 @@ static int setup_server(apr_pool_t *pconf, server_rec *s,
     conf->process.lz.skew = conf->skew;
     conf->process.allow_bare = 0;
 
-    /* The CPAs: a bad one stops httpd with the file and the problem. */
+    /* The CPAs, loaded once for every server that names the same. */
     conf->process.cpas = NULL;
     if (conf->cpa_patterns->nelts > 0) {
-        cpa_registry_t *cpas = cpa_registry_make(pconf);
-        int i;
-
-        for (i = 0; i < conf->cpa_patterns->nelts; i++) {
-            const char *pattern = APR_ARRAY_IDX(conf->cpa_patterns, i,
-                                                const char *);
-
-            if (cpa_registry_load(cpas, pattern, pconf, &error) != 0) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SZ_LOGNO(00012)
-                             "StufLZCPA %s: %s", pattern, error);
+        if (!same_patterns(shared->cpa_patterns, conf->cpa_patterns)) {
+            shared->cpas = load_cpas(pconf, s, conf->cpa_patterns);
+            shared->cpa_patterns = conf->cpa_patterns;
+            if (shared->cpas == NULL) {
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
-        conf->process.cpas = cpas;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SZ_LOGNO(00013)
-                     "%d CPA(s) loaded for the ebMS binding",
-                     cpa_registry_count(cpas));
+        conf->process.cpas = shared->cpas;
     }
     return OK;
 }
@@ -558,8 +598,7 @@ static int stuflz_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     stuflz_server_t *main_conf = server_conf(s);
-    const sz_schema_t *shared = NULL;
-    const char *shared_path = NULL;
+    shared_setup_t shared = { NULL, NULL, NULL, NULL };
     server_rec *each;
     int rv;
 
@@ -567,8 +606,7 @@ static int stuflz_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     xmlInitParser();
 
     for (each = s; each; each = each->next) {
-        rv = setup_server(pconf, each, server_conf(each), &shared,
-                          &shared_path);
+        rv = setup_server(pconf, each, server_conf(each), &shared);
         if (rv != OK) {
             return rv;
         }

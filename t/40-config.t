@@ -54,6 +54,8 @@ my @refused = (
      qr/StufLZTimeZone/],
     ['a map size without digits', 'StufLZMapSize lots', qr/StufLZMapSize/],
     ['a store that is not lmdb', 'StufLZStore redis:x', qr/lmdb:/],
+    ['a CPA that does not exist', 'StufLZCPA /nonexistent/cpa.xml',
+     qr/StufLZCPA.*nonexistent/],
 );
 for my $case (@refused) {
     my ($name, $directive, $message) = @$case;
